@@ -1,0 +1,43 @@
+/* Allocations above HK_SMALL_MAX (or with alignment a slab cannot give):
+ * each has its own mapping, starting on a registry chunk boundary with a
+ * small header, and goes back to the OS on free. realloc resizes the
+ * mapping in place or moves its pages with mremap, never copying. */
+#ifndef HK_LARGE_H
+#define HK_LARGE_H
+
+#include "common.h"
+#include "registry.h"
+
+#define HK_LARGE_MAGIC 0x484b4c47u /* "HKLG" */
+#define HK_LARGE_HEADER ((size_t)64)
+
+typedef struct hk_large {
+	uint32_t magic;
+	size_t map_size;	/* bytes mapped, from the header on */
+	size_t offset;		/* user pointer - header */
+	size_t align;		/* alignment of the mapping */
+} hk_large;
+
+/* NULL with errno = ENOMEM on failure. align is a power of two. */
+void *hk_large_alloc(size_t size, size_t align);
+
+/* The header of the large block p, given p's registry entry is a large
+ * one; NULL if p is not exactly a block hakmem returned. */
+HK_INLINE hk_large *hk_large_of(uintptr_t entry, const void *p)
+{
+	hk_large *l = (hk_large *)(entry & ~HK_REG_LARGE);
+	return (const char *)l + l->offset == (const char *)p ? l : NULL;
+}
+
+HK_INLINE size_t hk_large_usable(const hk_large *l)
+{
+	return l->map_size - l->offset;
+}
+
+void hk_large_free(hk_large *l);
+
+/* Resize to size bytes; NULL with errno = ENOMEM (block intact) on
+ * failure. */
+void *hk_large_realloc(hk_large *l, size_t size);
+
+#endif

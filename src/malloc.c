@@ -1,0 +1,224 @@
+/* The exported malloc family: glibc's semantics and errno conventions over
+ * the engine, defined as hakmem_<name> and exported under both names. */
+#include "common.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "hakmem.h"
+#include "large.h"
+#include "size_class.h"
+#include "tcache.h"
+#include "thread.h"
+#include "vg.h"
+
+#define HK_ALIAS(name) __attribute__((alias(#name), visibility("default")))
+
+/* --- Under Valgrind: tell memcheck about every block (see vg.h). ------- */
+
+static size_t usable(const void *p)
+{
+	hk_large *l;
+	return hk_block_usable(p, "malloc_usable_size()", &l);
+}
+
+HK_COLD static void *vg_allocated(void *p, bool zeroed)
+{
+	if (p)
+		HK_VG_MALLOCLIKE(p, usable(p), zeroed);
+	return p;
+}
+
+/* The engine keeps its free-list link and key in a free block's first 16
+ * bytes, so those stay addressable for it after memcheck frees the block. */
+HK_COLD static void vg_freeing(void *p)
+{
+	hk_large *l;
+	HK_VG_DEFINED(p, sizeof(hk_block));
+	hk_block_usable(p, "free()", &l);
+	HK_VG_FREELIKE(p);
+	if (!l)
+		HK_VG_DEFINED(p, sizeof(hk_block));
+}
+
+#define VG_ALLOCATED(p, zeroed) (HK_UNLIKELY(hk_vg_on) ? vg_allocated((p), (zeroed)) : (p))
+
+/* --- The engine's entry points. --------------------------------------- */
+
+static inline void *alloc(size_t size)
+{
+	if (HK_LIKELY(size <= HK_SMALL_MAX))
+		return hk_tcache_alloc(hk_size_class(size), NULL);
+	return hk_large_alloc(size, HK_MIN_ALIGN);
+}
+
+/* align is a power of two. */
+static void *alloc_aligned(size_t align, size_t size)
+{
+	if (align <= HK_MIN_ALIGN)
+		return alloc(size);
+	if (size <= HK_SMALL_MAX && align <= HK_SLOT_SIZE)
+		return hk_tcache_alloc(hk_size_class_aligned(size, align), NULL);
+	return hk_large_alloc(size, align);
+}
+
+HK_EXPORT void *hakmem_malloc(size_t size)
+{
+	void *p = alloc(size);
+	return VG_ALLOCATED(p, false);
+}
+
+HK_EXPORT void hakmem_free(void *p)
+{
+	if (HK_UNLIKELY(!p))
+		return;
+	if (HK_UNLIKELY(hk_vg_on))
+		vg_freeing(p);
+	hk_free_fast(p);
+}
+
+HK_EXPORT void *hakmem_calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p;
+	bool zeroed = true;
+	if (total <= HK_SMALL_MAX)
+		p = hk_tcache_alloc(hk_size_class(total), &zeroed);
+	else
+		p = hk_large_alloc(total, HK_MIN_ALIGN); /* fresh mappings read as zero */
+	p = VG_ALLOCATED(p, zeroed);
+	if (p && !zeroed)
+		memset(p, 0, total);
+	return p;
+}
+
+static void *realloc_moving(void *p, size_t old, size_t size)
+{
+	void *q = hakmem_malloc(size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old < size ? old : size);
+	hakmem_free(p);
+	return q;
+}
+
+HK_EXPORT void *hakmem_realloc(void *p, size_t size)
+{
+	if (!p)
+		return hakmem_malloc(size);
+	if (size == 0) {
+		hakmem_free(p);
+		return NULL;
+	}
+	hk_large *l;
+	size_t old = hk_block_usable(p, "realloc()", &l);
+	if (HK_UNLIKELY(hk_vg_on))
+		return realloc_moving(p, old, size);
+	if (l && size > HK_SMALL_MAX)
+		return hk_large_realloc(l, size);
+	/* Keep the block if it fits and would not waste more than half. */
+	if (!l && size <= old && size > old / 2)
+		return p;
+	return realloc_moving(p, old, size);
+}
+
+HK_EXPORT void *hakmem_reallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hakmem_realloc(p, total);
+}
+
+HK_EXPORT int hakmem_posix_memalign(void **out, size_t align, size_t size)
+{
+	if (align < sizeof(void *) || !hk_is_pow2(align))
+		return EINVAL;
+	int saved = errno;
+	void *p = alloc_aligned(align, size);
+	int err = errno;
+	errno = saved;
+	if (!p)
+		return err;
+	*out = VG_ALLOCATED(p, false);
+	return 0;
+}
+
+HK_EXPORT void *hakmem_aligned_alloc(size_t align, size_t size)
+{
+	if (!hk_is_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	void *p = alloc_aligned(align, size);
+	return VG_ALLOCATED(p, false);
+}
+
+HK_EXPORT void *hakmem_memalign(size_t align, size_t size)
+{
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Like glibc, round an alignment that is not a power of two up. */
+	if (!hk_is_pow2(align))
+		align = align ? (size_t)1 << (64 - __builtin_clzl(align)) : 1;
+	void *p = alloc_aligned(align, size);
+	return VG_ALLOCATED(p, false);
+}
+
+HK_EXPORT void *hakmem_valloc(size_t size)
+{
+	return hakmem_memalign(HK_PAGE_SIZE, size);
+}
+
+HK_EXPORT void *hakmem_pvalloc(size_t size)
+{
+	if (size > SIZE_MAX - HK_PAGE_SIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hakmem_memalign(HK_PAGE_SIZE, size ? hk_align_up(size, HK_PAGE_SIZE) : HK_PAGE_SIZE);
+}
+
+HK_EXPORT size_t hakmem_malloc_usable_size(void *p)
+{
+	return p ? usable(p) : 0;
+}
+
+HK_EXPORT void hakmem_free_sized(void *p, size_t size)
+{
+	(void)size;
+	hakmem_free(p);
+}
+
+HK_EXPORT void hakmem_free_aligned_sized(void *p, size_t align, size_t size)
+{
+	(void)align;
+	(void)size;
+	hakmem_free(p);
+}
+
+/* The unprefixed names. A build of the engine for sanitizer tests defines
+ * HAKMEM_PREFIX_ONLY so that the sanitizer keeps the process's malloc. */
+#ifndef HAKMEM_PREFIX_ONLY
+void *malloc(size_t) HK_ALIAS(hakmem_malloc);
+void free(void *) HK_ALIAS(hakmem_free);
+void *calloc(size_t, size_t) HK_ALIAS(hakmem_calloc);
+void *realloc(void *, size_t) HK_ALIAS(hakmem_realloc);
+void *reallocarray(void *, size_t, size_t) HK_ALIAS(hakmem_reallocarray);
+int posix_memalign(void **, size_t, size_t) HK_ALIAS(hakmem_posix_memalign);
+void *aligned_alloc(size_t, size_t) HK_ALIAS(hakmem_aligned_alloc);
+void *memalign(size_t, size_t) HK_ALIAS(hakmem_memalign);
+void *valloc(size_t) HK_ALIAS(hakmem_valloc);
+void *pvalloc(size_t) HK_ALIAS(hakmem_pvalloc);
+size_t malloc_usable_size(void *) HK_ALIAS(hakmem_malloc_usable_size);
+void free_sized(void *, size_t) HK_ALIAS(hakmem_free_sized);
+void free_aligned_sized(void *, size_t, size_t) HK_ALIAS(hakmem_free_aligned_sized);
+#endif

@@ -1,0 +1,44 @@
+#include "meta.h"
+
+#include "lock.h"
+#include "os.h"
+
+#define META_CHUNK ((size_t)1 << 20)
+
+static hk_lock_t meta_lock = HK_LOCK_INIT;
+static char *meta_cur, *meta_end;
+
+void *hk_meta_alloc(size_t size)
+{
+	size = hk_align_up(size, HK_CACHELINE);
+	hk_lock(&meta_lock);
+	if ((size_t)(meta_end - meta_cur) < size) {
+		size_t chunk = size > META_CHUNK ? hk_align_up(size, HK_PAGE_SIZE) : META_CHUNK;
+		char *p = hk_os_map(chunk, HK_PAGE_SIZE);
+		if (!p) {
+			hk_unlock(&meta_lock);
+			return NULL;
+		}
+		meta_cur = p;
+		meta_end = p + chunk;
+	}
+	void *r = meta_cur;
+	meta_cur += size;
+	hk_unlock(&meta_lock);
+	return r;
+}
+
+void hk_meta_fork_prepare(void)
+{
+	hk_lock(&meta_lock);
+}
+
+void hk_meta_fork_parent(void)
+{
+	hk_unlock(&meta_lock);
+}
+
+void hk_meta_fork_child(void)
+{
+	hk_lock_reset(&meta_lock);
+}

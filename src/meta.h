@@ -1,0 +1,15 @@
+/* Memory for the engine's own bookkeeping (thread heaps, registry leaves):
+ * carved from dedicated mappings, never returned, never from malloc. */
+#ifndef HK_META_H
+#define HK_META_H
+
+#include "common.h"
+
+/* Zeroed memory of size bytes aligned to a cache line, or NULL (ENOMEM). */
+void *hk_meta_alloc(size_t size);
+
+void hk_meta_fork_prepare(void);
+void hk_meta_fork_parent(void);
+void hk_meta_fork_child(void);
+
+#endif

@@ -1,0 +1,145 @@
+#define _GNU_SOURCE
+#include "os.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static _Atomic uint64_t os_mappings;
+static _Atomic uint64_t os_mapped;
+static atomic_bool os_enomem_reported;
+/* Where the last aligned mapping ended: asking there first usually gives
+ * an aligned address with no surplus to trim. */
+static _Atomic uintptr_t os_hint;
+
+uint64_t hk_os_mappings(void)
+{
+	return atomic_load_explicit(&os_mappings, memory_order_relaxed);
+}
+
+uint64_t hk_os_mapped_bytes(void)
+{
+	return atomic_load_explicit(&os_mapped, memory_order_relaxed);
+}
+
+static void account(long maps, long long bytes)
+{
+	atomic_fetch_add_explicit(&os_mappings, (uint64_t)maps, memory_order_relaxed);
+	atomic_fetch_add_explicit(&os_mapped, (uint64_t)bytes, memory_order_relaxed);
+}
+
+static long read_max_map_count(void)
+{
+	int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[32];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	long v = 0;
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (buf[i] - '0');
+	return v;
+}
+
+void hk_os_report_enomem(size_t request)
+{
+	if (atomic_exchange(&os_enomem_reported, true))
+		return;
+	int saved = errno;
+	hk_message("out of memory: the kernel refused a mapping of %zu bytes; "
+		   "hakmem holds %llu mappings (%llu MiB); vm.max_map_count is %ld "
+		   "(raise it with sysctl -w vm.max_map_count=N if mappings are near it); "
+		   "allocations return NULL with ENOMEM until memory is freed",
+		   request, (unsigned long long)hk_os_mappings(),
+		   (unsigned long long)(hk_os_mapped_bytes() >> 20), read_max_map_count());
+	errno = saved;
+}
+
+static void *raw_map(void *hint, size_t size)
+{
+	void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void *hk_os_map(size_t size, size_t align)
+{
+	int saved = errno;
+	uintptr_t hint = atomic_load_explicit(&os_hint, memory_order_relaxed);
+	void *p = raw_map(hint ? (void *)hk_align_up(hint, align) : NULL, size);
+	if (p && ((uintptr_t)p & (align - 1)) == 0)
+		goto done;
+	if (p)
+		munmap(p, size);
+	/* Over-map by the alignment and cut off both ends. */
+	size_t over = size + align - HK_PAGE_SIZE;
+	if (over < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *raw = raw_map(NULL, over);
+	if (!raw) {
+		hk_os_report_enomem(size);
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *aligned = (char *)hk_align_up((uintptr_t)raw, align);
+	if (aligned > raw)
+		munmap(raw, (size_t)(aligned - raw));
+	char *end = raw + over;
+	if (aligned + size < end)
+		munmap(aligned + size, (size_t)(end - (aligned + size)));
+	p = aligned;
+done:
+	atomic_store_explicit(&os_hint, (uintptr_t)p + size, memory_order_relaxed);
+	account(1, (long long)size);
+	errno = saved;
+	HK_DEBUG("os", "map %p %zu", p, size);
+	return p;
+}
+
+void hk_os_unmap(void *p, size_t size)
+{
+	int saved = errno;
+	if (munmap(p, size) != 0)
+		hk_fatal("munmap(%p, %zu) failed with errno %d", p, size, errno);
+	account(-1, -(long long)size);
+	errno = saved;
+	HK_DEBUG("os", "unmap %p %zu", p, size);
+}
+
+void hk_os_decommit(void *p, size_t size)
+{
+	int saved = errno;
+	madvise(p, size, MADV_DONTNEED);
+	errno = saved;
+}
+
+bool hk_os_resize(void *p, size_t old, size_t new)
+{
+	int saved = errno;
+	bool ok = mremap(p, old, new, 0) != MAP_FAILED;
+	if (ok)
+		account(0, (long long)new - (long long)old);
+	errno = saved;
+	return ok;
+}
+
+bool hk_os_move(void *p, size_t old, void *dst, size_t new)
+{
+	int saved = errno;
+	if (mremap(p, old, new, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED) {
+		hk_os_report_enomem(new);
+		errno = ENOMEM;
+		return false;
+	}
+	/* dst's accounting now stands for the moved mapping; drop p's. */
+	account(-1, -(long long)old);
+	errno = saved;
+	return true;
+}

@@ -1,0 +1,37 @@
+/* The operating-system layer: every mapping the engine makes goes through
+ * here, so the count of kernel mappings and mapped bytes is exact, and an
+ * mmap failure is reported once, naming vm.max_map_count. */
+#ifndef HK_OS_H
+#define HK_OS_H
+
+#include "common.h"
+
+/* Map size bytes (a page multiple) aligned to align (a power of two, at
+ * least a page). Costs one kernel mapping: any surplus of an over-sized
+ * request is unmapped. Returns NULL with errno = ENOMEM on failure. */
+void *hk_os_map(size_t size, size_t align);
+
+/* Unmap a whole mapping made by hk_os_map (or resized by hk_os_remap). */
+void hk_os_unmap(void *p, size_t size);
+
+/* Give the pages back to the kernel while keeping the mapping; the next
+ * touch reads zeros. */
+void hk_os_decommit(void *p, size_t size);
+
+/* Resize the mapping [p, p+old) to new bytes without moving it. Returns
+ * false (the mapping unchanged) if the kernel cannot. */
+bool hk_os_resize(void *p, size_t old, size_t new);
+
+/* Move the pages of [p, p+old) onto dst, a mapping of new >= old bytes
+ * made by hk_os_map, replacing it; nothing is copied. Returns false (both
+ * mappings unchanged) with errno = ENOMEM if the kernel refuses. */
+bool hk_os_move(void *p, size_t old, void *dst, size_t new);
+
+/* Mappings and bytes currently held. */
+uint64_t hk_os_mappings(void);
+uint64_t hk_os_mapped_bytes(void);
+
+/* Say, once per process, that the kernel refused memory. */
+void hk_os_report_enomem(size_t request);
+
+#endif

@@ -1,0 +1,28 @@
+/* The shared pool: hands slabs to size classes and takes empty ones back,
+ * so memory freed by one class serves another. A SuperSlab whose slabs
+ * are all back is empty; the pool keeps at most hk_opt.ss_reserve empty
+ * SuperSlabs and returns the rest to the OS at once, during normal
+ * operation. All pool state is under one lock, taken once per slab (not
+ * per block). */
+#ifndef HK_POOL_H
+#define HK_POOL_H
+
+#include "common.h"
+#include "slab.h"
+
+/* A slab for class cls, initialised, with no owner. With may_map false,
+ * only slots already mapped are used. NULL (errno ENOMEM) if none. */
+hk_slab *hk_pool_acquire(unsigned cls, bool may_map);
+
+/* Give back a slab with no live block (used == 0, not on any list). */
+void hk_pool_release(hk_slab *s);
+
+/* Release every empty SuperSlab (ignoring the reserve) and decommit the
+ * free slots of the others. Returns the bytes given back. */
+size_t hk_pool_trim(void);
+
+void hk_pool_fork_prepare(void);
+void hk_pool_fork_parent(void);
+void hk_pool_fork_child(void);
+
+#endif

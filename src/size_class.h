@@ -1,0 +1,44 @@
+/* Size classes: requests up to HK_SMALL_MAX are rounded up to one of
+ * HK_NCLASSES block sizes. 16-byte steps up to 128 bytes, then four
+ * classes per doubling, so a block wastes at most 15 bytes below 128 and
+ * at most 20% above (doc/design.md has the table). Every block size is a
+ * multiple of 16, and a slab's blocks start on a 64 KiB boundary, so a
+ * block of size s is aligned to the largest power of two dividing s. */
+#ifndef HK_SIZE_CLASS_H
+#define HK_SIZE_CLASS_H
+
+#include "common.h"
+
+#define HK_NCLASSES 48
+#define HK_TINY_MAX 1024
+
+struct hk_class_info {
+	uint32_t block_size;
+	uint32_t slots;		/* 64 KiB slots per slab */
+	uint32_t capacity;	/* blocks per slab */
+	uint64_t inv;		/* ceil(2^48 / block_size): offset -> index */
+};
+
+extern const uint8_t hk_tiny_class[HK_TINY_MAX / 16 + 1];
+extern const struct hk_class_info hk_classes[HK_NCLASSES];
+
+/* Class of a request of 1..HK_SMALL_MAX bytes (0 is treated as 1). */
+HK_INLINE unsigned hk_size_class(size_t size)
+{
+	if (HK_LIKELY(size <= HK_TINY_MAX))
+		return hk_tiny_class[(size + 15) >> 4];
+	size_t s = size - 1;
+	unsigned k = 63u - (unsigned)__builtin_clzl(s);
+	return 8 + 4 * (k - 7) + (unsigned)((s >> (k - 2)) & 3);
+}
+
+HK_INLINE size_t hk_class_size(unsigned cls)
+{
+	return hk_classes[cls].block_size;
+}
+
+/* Smallest class that fits size and whose blocks are aligned to align
+ * (a power of two, at most HK_SLOT_SIZE). size <= HK_SMALL_MAX. */
+unsigned hk_size_class_aligned(size_t size, size_t align);
+
+#endif

@@ -1,0 +1,114 @@
+/* One slab: a run of 64 KiB slots of a SuperSlab serving one size class.
+ *
+ * Ownership: a slab is owned by one thread heap (owner), by nobody
+ * (abandoned: owner == NULL, on the abandoned list), or by the pool
+ * (block_size == 0). Only the owner touches free, used and the links.
+ *
+ * Accounting invariant: used == blocks handed out by malloc and not yet
+ * back on this slab's free list. A local free decrements it at once; a
+ * remote free decrements it when the owner drains the block (remote.c).
+ * So every free counts exactly once, and used == 0 means no block of the
+ * slab is live or in flight: only then may the slab go back to the pool.
+ *
+ * xtf is the remote-free list: a block pointer with a two-bit state in the
+ * low bits (blocks are 16-byte aligned), pushed by other threads with CAS
+ * and taken by the owner with one atomic exchange.
+ */
+#ifndef HK_SLAB_H
+#define HK_SLAB_H
+
+#include "common.h"
+
+struct hk_heap;
+
+/* A free block: the link, and a key that marks it as free (a cheap
+ * double-free check; malloc clears it). */
+typedef struct hk_block {
+	struct hk_block *next;
+	uintptr_t key;
+} hk_block;
+
+/* States in the low bits of xtf. */
+#define HK_XTF_QUIET ((uintptr_t)0)	/* remote frees go to xtf */
+#define HK_XTF_NOTIFY ((uintptr_t)1)	/* the next remote free goes to the owner heap */
+#define HK_XTF_STATE ((uintptr_t)3)
+
+/* Where the owner keeps the slab. */
+enum hk_slab_where {
+	HK_WHERE_NONE,		/* being moved, or in the pool */
+	HK_WHERE_CUR,		/* its heap's current slab for the class */
+	HK_WHERE_PARTIAL,	/* on its heap's partial list: has free blocks */
+	HK_WHERE_FULL,		/* on its heap's full list: waits for frees */
+	HK_WHERE_ABANDONED,	/* on the abandoned list: no owner */
+};
+
+typedef struct hk_slab {
+	/* Owner-side, read by the fast paths. */
+	hk_block *free;
+	uint32_t used;
+	uint32_t block_size;	/* 0: slot not in use by a slab */
+	char *start;
+	uint64_t inv;		/* see hk_classes */
+	_Atomic(struct hk_heap *) owner;
+	uint32_t capacity;
+	uint8_t cls;
+	uint8_t slots;		/* slots spanned (head slot only) */
+	uint8_t back;		/* this slot's distance from the head slot */
+	uint8_t where;		/* enum hk_slab_where */
+	uint8_t clean;		/* never-used blocks read as zero */
+	char *bump;		/* next never-used block */
+	char *end;		/* end of the last block */
+	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
+	/* Written by other threads: keep it off the owner's line. */
+	_Atomic uintptr_t xtf __attribute__((aligned(HK_CACHELINE)));
+} hk_slab;
+
+/* The key stored in free blocks; random per process. */
+extern uintptr_t hk_free_key;
+
+/* Is p the start of a block of s? (Any pointer into s's slots.) */
+HK_INLINE bool hk_slab_is_block(const hk_slab *s, const void *p)
+{
+	size_t off = (size_t)((const char *)p - s->start);
+	size_t idx = (size_t)((off * s->inv) >> 48);
+	/* bump only grows while the slab is in use; other threads read it. */
+	return idx * s->block_size == off &&
+	       (const char *)p < __atomic_load_n(&s->bump, __ATOMIC_RELAXED);
+}
+
+/* Doubly linked slab lists (a heap's partial and full lists, the abandoned
+ * lists); the caller owns the list. */
+HK_INLINE void hk_slab_list_push(hk_slab **head, hk_slab *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+HK_INLINE void hk_slab_list_remove(hk_slab **head, hk_slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+/* Set up a fresh slab of class cls over slots starting at start. */
+void hk_slab_init(hk_slab *s, unsigned cls, char *start, bool clean);
+
+/* Take a never-used block, or NULL. */
+HK_INLINE hk_block *hk_slab_bump(hk_slab *s)
+{
+	if (s->bump + s->block_size > s->end)
+		return NULL;
+	hk_block *b = (hk_block *)s->bump;
+	__atomic_store_n(&s->bump, s->bump + s->block_size, __ATOMIC_RELAXED);
+	return b;
+}
+
+#endif

@@ -1,0 +1,37 @@
+/* Counters. Process-wide ones change on slow paths only (a SuperSlab or a
+ * large mapping comes or goes); per-thread ones live in the thread heap
+ * and are summed when read, so counting never shares a cache line
+ * between threads. */
+#ifndef HK_STATS_H
+#define HK_STATS_H
+
+#include "common.h"
+
+struct hk_global_stats {
+	_Atomic uint64_t ss_live, ss_created, ss_released;
+	_Atomic uint64_t large_live, large_bytes;
+};
+
+extern struct hk_global_stats hk_gstats;
+
+HK_INLINE void hk_stats_add(_Atomic uint64_t *c, int64_t d)
+{
+	atomic_fetch_add_explicit(c, (uint64_t)d, memory_order_relaxed);
+}
+
+HK_INLINE uint64_t hk_stats_get(_Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* A per-thread counter bumped by its owner only. */
+HK_INLINE void hk_stats_bump(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+void hk_stats_superslab_created(size_t size);
+void hk_stats_superslab_released(size_t size);
+
+#endif

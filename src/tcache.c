@@ -1,0 +1,275 @@
+#include "tcache.h"
+
+#include <errno.h>
+
+#include "large.h"
+#include "log.h"
+#include "pool.h"
+#include "remote.h"
+#include "stats.h"
+#include "thread.h"
+#include "vg.h"
+
+/* How many remote frees a thread makes between looks at its own delayed
+ * list, so that a thread that only frees still recycles its own slabs. */
+#define HK_COLLECT_EVERY 64
+
+hk_slab hk_empty_slab;
+hk_heap hk_empty_heap = { .cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab } };
+__thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
+
+static void free_slow(void *p, uintptr_t e);
+
+HK_COLD static void report_invalid(const char *what, const void *p)
+{
+	hk_fatal("%s: %p was not returned by malloc (or was already freed)", what, p);
+}
+
+HK_COLD static void report_double_free(const void *p)
+{
+	hk_fatal("free(): double free of %p", p);
+}
+
+static void list_of(hk_heap *h, hk_slab *s, hk_slab ***head)
+{
+	*head = s->where == HK_WHERE_FULL ? &h->full[s->cls] : &h->partial[s->cls];
+}
+
+static void move_to(hk_heap *h, hk_slab *s, unsigned where)
+{
+	hk_slab **head;
+	if (s->where == HK_WHERE_PARTIAL || s->where == HK_WHERE_FULL) {
+		list_of(h, s, &head);
+		hk_slab_list_remove(head, s);
+	}
+	s->where = (uint8_t)where;
+	if (where == HK_WHERE_PARTIAL || where == HK_WHERE_FULL) {
+		list_of(h, s, &head);
+		hk_slab_list_push(head, s);
+	}
+}
+
+void hk_slab_emptied(hk_heap *h, hk_slab *s)
+{
+	if (s->where == HK_WHERE_CUR)
+		return;
+	move_to(h, s, HK_WHERE_NONE);
+	hk_pool_release(s);
+}
+
+/* Local free of a block whose checks are done and key is set. */
+static void free_local(hk_heap *h, hk_slab *s, hk_block *b)
+{
+	b->next = s->free;
+	s->free = b;
+	s->used--;
+	if (s->where == HK_WHERE_FULL)
+		move_to(h, s, HK_WHERE_PARTIAL);
+	if (s->used == 0)
+		hk_slab_emptied(h, s);
+}
+
+/* A block delivered to h because its slab was parked: free it, then look
+ * at what else arrived in the slab and park it again. */
+static void free_delivered(hk_heap *h, hk_slab *s, hk_block *b)
+{
+	b->next = s->free;
+	s->free = b;
+	s->used--;
+	if (s->where != HK_WHERE_CUR && !h->exiting)
+		hk_remote_splice(s, hk_remote_drain_park(s));
+	if (s->where == HK_WHERE_FULL)
+		move_to(h, s, HK_WHERE_PARTIAL);
+	if (s->used == 0)
+		hk_slab_emptied(h, s);
+}
+
+void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b)
+{
+	for (;;) {
+		hk_heap *o = atomic_load_explicit(&s->owner, memory_order_acquire);
+		if (o == h) {
+			free_local(h, s, b);
+			return;
+		}
+		if (!o) {
+			if (h == &hk_empty_heap)
+				h = hk_thread_attach();
+			if (h && hk_thread_adopt(h, s)) {
+				free_local(h, s, b);
+				return;
+			}
+			if (!h) {
+				/* No heap for this thread (out of memory): leave the
+				 * block on the slab for whoever adopts it. */
+				hk_remote_push(s, b);
+				return;
+			}
+			continue;
+		}
+		if (hk_remote_push(s, b))
+			break;
+	}
+	if (h != &hk_empty_heap) {
+		hk_stats_bump(&h->remote_frees);
+		if (++h->remote_since_collect >= HK_COLLECT_EVERY) {
+			h->remote_since_collect = 0;
+			hk_heap_collect(h);
+		}
+	}
+}
+
+void hk_heap_collect(hk_heap *h)
+{
+	if (!atomic_load_explicit(&h->delayed, memory_order_relaxed))
+		return;
+	hk_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
+	while (b) {
+		hk_block *next = b->next;
+		uintptr_t e = hk_registry_lookup(b);
+		hk_slab *s = hk_superslab_slab_of(e, b);
+		if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h)
+			free_delivered(h, s, b);
+		else
+			hk_free_block(h, s, b);
+		b = next;
+	}
+}
+
+void hk_free_slow(void *p, uintptr_t e)
+{
+	int saved = errno;
+	free_slow(p, e);
+	errno = saved;
+}
+
+static void free_slow(void *p, uintptr_t e)
+{
+	if (!e)
+		report_invalid("free()", p);
+	if (e & HK_REG_LARGE) {
+		hk_large *l = hk_large_of(e, p);
+		if (!l)
+			report_invalid("free()", p);
+		hk_large_free(l);
+		return;
+	}
+	hk_slab *s = hk_superslab_slab_of(e, p);
+	if (!s || !s->block_size || !hk_slab_is_block(s, p))
+		report_invalid("free()", p);
+	hk_block *b = p;
+	if (b->key == hk_free_key)
+		report_double_free(p);
+	b->key = hk_free_key;
+	hk_free_block(hk_tls_heap, s, b);
+}
+
+/* Take a block from s: its free list, then its remote frees, then its
+ * never-used blocks. */
+static hk_block *take_block(hk_slab *s, bool *zeroed)
+{
+	if (!s->free)
+		hk_remote_splice(s, hk_remote_drain(s));
+	hk_block *b = s->free;
+	if (b) {
+		s->free = b->next;
+		b->key = 0;
+		if (zeroed)
+			*zeroed = false;
+	} else {
+		b = hk_slab_bump(s);
+		if (!b)
+			return NULL;
+		/* A slab reused from the pool may hold an old key here. */
+		b->key = 0;
+		if (zeroed)
+			*zeroed = s->clean;
+	}
+	s->used++;
+	return b;
+}
+
+/* The next slab for class cls: a partial one of ours, an abandoned one,
+ * a free one from the pool, or a new one. */
+static hk_slab *next_slab(hk_heap *h, unsigned cls)
+{
+	hk_slab *s = h->partial[cls];
+	if (s) {
+		move_to(h, s, HK_WHERE_NONE);
+		return s;
+	}
+	s = hk_thread_adopt_any(h, cls);
+	if (s)
+		return s;
+	s = hk_pool_acquire(cls, false);
+	if (!s) {
+		/* Before mapping more, reclaim what exited threads left. */
+		hk_thread_collect_orphans(h);
+		s = h->partial[cls];
+		if (s) {
+			move_to(h, s, HK_WHERE_NONE);
+			return s;
+		}
+		s = hk_pool_acquire(cls, true);
+		if (!s)
+			return NULL;
+	}
+	atomic_store_explicit(&s->owner, h, memory_order_release);
+	return s;
+}
+
+void *hk_alloc_slow(unsigned cls, bool *zeroed)
+{
+	hk_heap *h = hk_tls_heap;
+	if (h == &hk_empty_heap) {
+		h = hk_thread_attach();
+		if (!h) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	hk_heap_collect(h);
+	for (;;) {
+		hk_slab *s = h->cur[cls];
+		if (s != &hk_empty_slab) {
+			hk_block *b = take_block(s, zeroed);
+			if (b)
+				return b;
+			/* Exhausted: park it until frees come back. */
+			h->cur[cls] = &hk_empty_slab;
+			hk_remote_splice(s, hk_remote_drain_park(s));
+			move_to(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
+		}
+		s = next_slab(h, cls);
+		if (!s) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		hk_remote_unpark(s);
+		hk_remote_splice(s, hk_remote_drain(s));
+		s->where = HK_WHERE_CUR;
+		h->cur[cls] = s;
+	}
+}
+
+size_t hk_block_usable(const void *p, const char *what, hk_large **large)
+{
+	uintptr_t e = hk_registry_lookup(p);
+	*large = NULL;
+	if (!e)
+		report_invalid(what, p);
+	if (e & HK_REG_LARGE) {
+		hk_large *l = hk_large_of(e, p);
+		if (!l)
+			report_invalid(what, p);
+		*large = l;
+		return hk_large_usable(l);
+	}
+	hk_slab *s = hk_superslab_slab_of(e, p);
+	if (!s || !s->block_size || !hk_slab_is_block(s, p))
+		report_invalid(what, p);
+	const uintptr_t *key = &((const hk_block *)p)->key;
+	if ((HK_UNLIKELY(hk_vg_on) ? hk_vg_peek(key) : *key) == hk_free_key)
+		report_invalid(what, p);
+	return s->block_size;
+}

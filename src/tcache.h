@@ -1,0 +1,92 @@
+/* The thread heap: per size class, the slab a thread allocates from (its
+ * free list is the thread cache), plus the thread's other slabs. The
+ * malloc and free fast paths below touch only the thread's own heap and
+ * the slab's owner-side cache line: no lock, no atomic read-modify-write.
+ */
+#ifndef HK_TCACHE_H
+#define HK_TCACHE_H
+
+#include "common.h"
+#include "registry.h"
+#include "size_class.h"
+#include "slab.h"
+#include "superslab.h"
+
+struct hk_large;
+
+typedef struct hk_heap {
+	hk_slab *cur[HK_NCLASSES];	/* never NULL: hk_empty_slab when none */
+	hk_slab *partial[HK_NCLASSES];
+	hk_slab *full[HK_NCLASSES];
+	struct hk_heap *next_all;	/* all heaps (thread.c) */
+	struct hk_heap *next_free;	/* heaps without a thread (thread.c) */
+	bool live;			/* a thread uses it */
+	bool exiting;			/* abandoning: do not park slabs */
+	uint32_t remote_since_collect;
+	_Atomic uint64_t remote_frees;	/* counted by the owner */
+	/* Remote frees into parked slabs, pushed by other threads. */
+	_Atomic(hk_block *) delayed __attribute__((aligned(HK_CACHELINE)));
+} hk_heap;
+
+/* A heap with no slabs: what a thread starts with, so the fast path needs
+ * no initialisation check (its empty slab sends malloc to the slow path,
+ * and no slab is owned by it, so free does not take the fast path). */
+extern hk_heap hk_empty_heap;
+extern hk_slab hk_empty_slab;
+extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
+
+/* Slow paths (tcache.c). zeroed, when not NULL, is set to whether the
+ * block is known to read as zero. */
+void *hk_alloc_slow(unsigned cls, bool *zeroed);
+void hk_free_slow(void *p, uintptr_t entry);
+void hk_slab_emptied(hk_heap *h, hk_slab *s);
+
+/* Usable size of the block p; aborts naming the caller (what) if p is not
+ * a live block hakmem returned. *large is set to its header, or NULL for
+ * a small block. */
+size_t hk_block_usable(const void *p, const char *what, struct hk_large **large);
+
+/* Free one block whose key is already set, from heap h (which may be
+ * &hk_empty_heap). Used for blocks delivered late (thread.c). */
+void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b);
+
+/* Process the blocks other threads delivered to h. */
+void hk_heap_collect(hk_heap *h);
+
+/* A block of class cls. zeroed as for hk_alloc_slow. */
+HK_INLINE void *hk_tcache_alloc(unsigned cls, bool *zeroed)
+{
+	hk_slab *s = hk_tls_heap->cur[cls];
+	hk_block *b = s->free;
+	if (HK_UNLIKELY(!b))
+		return hk_alloc_slow(cls, zeroed);
+	s->free = b->next;
+	s->used++;
+	b->key = 0;
+	if (zeroed)
+		*zeroed = false;
+	return b;
+}
+
+HK_INLINE void hk_free_fast(void *p)
+{
+	uintptr_t e = hk_registry_lookup(p);
+	if (HK_LIKELY(e && !(e & HK_REG_LARGE))) {
+		hk_slab *s = hk_superslab_slab_of(e, p);
+		hk_heap *h = hk_tls_heap;
+		if (HK_LIKELY(s && atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
+			hk_block *b = p, *f = s->free;
+			if (HK_LIKELY(f && b->key != hk_free_key && hk_slab_is_block(s, p))) {
+				b->next = f;
+				b->key = hk_free_key;
+				s->free = b;
+				if (HK_UNLIKELY(--s->used == 0))
+					hk_slab_emptied(h, s);
+				return;
+			}
+		}
+	}
+	hk_free_slow(p, e);
+}
+
+#endif

@@ -1,0 +1,279 @@
+#define _GNU_SOURCE
+#include "thread.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
+
+#include "lock.h"
+#include "log.h"
+#include "meta.h"
+#include "options.h"
+#include "pool.h"
+#include "registry.h"
+#include "remote.h"
+#include "vg.h"
+
+bool hk_vg_on;
+
+static hk_lock_t heaps_lock = HK_LOCK_INIT;
+static hk_heap *all_heaps, *free_heaps;
+
+static hk_lock_t abandoned_lock = HK_LOCK_INIT;
+static hk_slab *abandoned[HK_NCLASSES];
+static _Atomic size_t abandoned_count[HK_NCLASSES];
+
+static pthread_key_t heap_key;
+
+/* 0: not started, 1: running, 2: done. */
+static _Atomic int init_state;
+static __thread bool in_init __attribute__((tls_model("initial-exec")));
+
+static void thread_exit(void *arg);
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+
+static uintptr_t random_key(void)
+{
+	uintptr_t k = 0;
+	if (getrandom(&k, sizeof k, GRND_NONBLOCK) != sizeof k) {
+		const uintptr_t *at = (const uintptr_t *)getauxval(AT_RANDOM);
+		k = at ? at[0] ^ at[1] : (uintptr_t)&k;
+	}
+	return k | 1;
+}
+
+void hk_global_init(void)
+{
+	if (HK_LIKELY(atomic_load_explicit(&init_state, memory_order_acquire) == 2) || in_init)
+		return;
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&init_state, &expected, 1)) {
+		while (atomic_load_explicit(&init_state, memory_order_acquire) != 2)
+			sched_yield();
+		return;
+	}
+	in_init = true;
+	if (getauxval(AT_PAGESZ) != HK_PAGE_SIZE)
+		hk_fatal("unsupported page size %lu", getauxval(AT_PAGESZ));
+	hk_options_init();
+	hk_free_key = random_key();
+	hk_vg_on = HK_VG_RUNNING();
+	/* The key comes first: pthread_atfork may itself allocate. */
+	pthread_key_create(&heap_key, thread_exit);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	in_init = false;
+	atomic_store_explicit(&init_state, 2, memory_order_release);
+}
+
+__attribute__((constructor)) static void hk_constructor(void)
+{
+	hk_global_init();
+}
+
+static void reset_heap(hk_heap *h)
+{
+	for (unsigned c = 0; c < HK_NCLASSES; c++) {
+		h->cur[c] = &hk_empty_slab;
+		h->partial[c] = h->full[c] = NULL;
+	}
+	h->exiting = false;
+	h->remote_since_collect = 0;
+}
+
+hk_heap *hk_thread_attach(void)
+{
+	hk_global_init();
+	hk_lock(&heaps_lock);
+	hk_heap *h = free_heaps;
+	if (h)
+		free_heaps = h->next_free;
+	hk_unlock(&heaps_lock);
+	if (!h) {
+		h = hk_meta_alloc(sizeof *h);
+		if (!h)
+			return NULL;
+		hk_lock(&heaps_lock);
+		h->next_all = all_heaps;
+		all_heaps = h;
+		hk_unlock(&heaps_lock);
+	}
+	reset_heap(h);
+	h->live = true;
+	hk_tls_heap = h;
+	pthread_setspecific(heap_key, h);
+	/* Blocks delivered after the heap's previous thread left. */
+	hk_heap_collect(h);
+	return h;
+}
+
+static void abandon_slab(hk_heap *h, hk_slab *s)
+{
+	(void)h;
+	hk_remote_splice(s, hk_remote_drain(s));
+	if (s->used == 0) {
+		hk_pool_release(s);
+		return;
+	}
+	hk_lock(&abandoned_lock);
+	s->where = HK_WHERE_ABANDONED;
+	atomic_store_explicit(&s->owner, NULL, memory_order_release);
+	hk_slab_list_push(&abandoned[s->cls], s);
+	atomic_fetch_add_explicit(&abandoned_count[s->cls], 1, memory_order_relaxed);
+	hk_unlock(&abandoned_lock);
+}
+
+static void each_in_list(hk_heap *h, hk_slab *s, void (*fn)(hk_heap *, hk_slab *))
+{
+	while (s) {
+		hk_slab *next = s->next;
+		fn(h, s);
+		s = next;
+	}
+}
+
+/* Call fn on every slab h owns; fn may move the slab to another list. */
+static void each_slab(hk_heap *h, void (*fn)(hk_heap *, hk_slab *))
+{
+	for (unsigned c = 0; c < HK_NCLASSES; c++) {
+		if (h->cur[c] != &hk_empty_slab)
+			fn(h, h->cur[c]);
+		each_in_list(h, h->partial[c], fn);
+		each_in_list(h, h->full[c], fn);
+	}
+}
+
+static void unpark(hk_heap *h, hk_slab *s)
+{
+	(void)h;
+	hk_remote_unpark(s);
+}
+
+static void heap_abandon(hk_heap *h)
+{
+	hk_heap_collect(h);
+	/* No slab asks for delivery to h any more ... */
+	each_slab(h, unpark);
+	h->exiting = true;
+	/* ... so after this, only deliveries already under way can reach h;
+	 * those are picked up by hk_thread_collect_orphans. */
+	hk_heap_collect(h);
+	each_slab(h, abandon_slab);
+	reset_heap(h);
+}
+
+static void thread_exit(void *arg)
+{
+	hk_heap *h = arg;
+	heap_abandon(h);
+	hk_tls_heap = &hk_empty_heap;
+	hk_lock(&heaps_lock);
+	h->live = false;
+	h->next_free = free_heaps;
+	free_heaps = h;
+	hk_unlock(&heaps_lock);
+}
+
+static void take_adopted(hk_heap *h, hk_slab *s)
+{
+	hk_slab_list_remove(&abandoned[s->cls], s);
+	atomic_fetch_sub_explicit(&abandoned_count[s->cls], 1, memory_order_relaxed);
+	s->where = HK_WHERE_NONE;
+	atomic_store_explicit(&s->owner, h, memory_order_release);
+}
+
+bool hk_thread_adopt(hk_heap *h, hk_slab *s)
+{
+	hk_lock(&abandoned_lock);
+	bool mine = atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL &&
+		    s->where == HK_WHERE_ABANDONED;
+	if (mine)
+		take_adopted(h, s);
+	hk_unlock(&abandoned_lock);
+	if (!mine)
+		return atomic_load_explicit(&s->owner, memory_order_relaxed) == h;
+	hk_remote_splice(s, hk_remote_drain_park(s));
+	s->where = HK_WHERE_PARTIAL;
+	hk_slab_list_push(&h->partial[s->cls], s);
+	return true;
+}
+
+hk_slab *hk_thread_adopt_any(hk_heap *h, unsigned cls)
+{
+	if (!atomic_load_explicit(&abandoned_count[cls], memory_order_relaxed))
+		return NULL;
+	hk_lock(&abandoned_lock);
+	hk_slab *s = abandoned[cls];
+	if (s)
+		take_adopted(h, s);
+	hk_unlock(&abandoned_lock);
+	return s;
+}
+
+void hk_thread_collect_orphans(hk_heap *h)
+{
+	hk_block *list = NULL;
+	hk_lock(&heaps_lock);
+	for (hk_heap *o = all_heaps; o; o = o->next_all) {
+		if (o->live || !atomic_load_explicit(&o->delayed, memory_order_relaxed))
+			continue;
+		hk_block *b = atomic_exchange_explicit(&o->delayed, NULL, memory_order_acquire);
+		while (b) {
+			hk_block *next = b->next;
+			b->next = list;
+			list = b;
+			b = next;
+		}
+	}
+	hk_unlock(&heaps_lock);
+	while (list) {
+		hk_block *next = list->next;
+		uintptr_t e = hk_registry_lookup(list);
+		hk_free_block(h, hk_superslab_slab_of(e, list), list);
+		list = next;
+	}
+}
+
+uint64_t hk_thread_sum(size_t offset)
+{
+	uint64_t sum = 0;
+	hk_lock(&heaps_lock);
+	for (hk_heap *h = all_heaps; h; h = h->next_all)
+		sum += atomic_load_explicit((_Atomic uint64_t *)((char *)h + offset),
+					    memory_order_relaxed);
+	hk_unlock(&heaps_lock);
+	return sum;
+}
+
+/* Lock order: heaps, abandoned, pool, registry, meta. */
+static void fork_prepare(void)
+{
+	hk_lock(&heaps_lock);
+	hk_lock(&abandoned_lock);
+	hk_pool_fork_prepare();
+	hk_registry_fork_prepare();
+	hk_meta_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+	hk_meta_fork_parent();
+	hk_registry_fork_parent();
+	hk_pool_fork_parent();
+	hk_unlock(&abandoned_lock);
+	hk_unlock(&heaps_lock);
+}
+
+/* The other threads' heaps stay as they were in the child: their lists may
+ * have been mid-update at the fork, so they are left alone (their slabs
+ * are lost to the child, which usually execs or exits soon). */
+static void fork_child(void)
+{
+	hk_meta_fork_child();
+	hk_registry_fork_child();
+	hk_pool_fork_child();
+	hk_lock_reset(&abandoned_lock);
+	hk_lock_reset(&heaps_lock);
+}

@@ -1,0 +1,235 @@
+/* Memory goes back to the OS.
+ *
+ * Small blocks: a SuperSlab whose blocks are all free is released (beyond
+ * a reserve of ~2), so after allocating tens of MiB of small blocks and
+ * freeing them, stats.superslabs.live falls back, .released grows by the
+ * emptied SuperSlabs, stats.mapped falls and so does the RSS.  Checked for
+ *   1. one size class, allocated and freed by the main thread (its heap may
+ *      keep one current slab, so at most before + reserve + 1);
+ *   2. mixed sizes 16 B..4 KiB, allocated and freed by a thread that then
+ *      exits (at most before + reserve);
+ *   3. mixed sizes allocated by a thread that exits, freed by main after
+ *      the owner is gone (at most before + reserve);
+ *   4. mixed sizes allocated and freed by main: most of the memory (>= 1/2
+ *      of stats.mapped and of the RSS gained) is given back.
+ * Large blocks: each has its own mapping, unmapped on free (stats.mappings
+ * and the /proc/self/maps line count return to where they were). */
+#include "../lib/check.h"
+
+#include <pthread.h>
+
+#define MiB ((size_t)1 << 20)
+
+struct batch {
+	void **p;
+	size_t count;
+	size_t bytes;
+};
+
+/* fixed: all blocks of that size; 0: log-uniform 16 B..4 KiB */
+static void alloc_batch(struct batch *b, size_t total, size_t fixed,
+			uint64_t seed)
+{
+	hk_rng r;
+	size_t cap = total / 16 + 1;
+
+	hk_rng_seed(&r, seed);
+	b->p = malloc(cap * sizeof *b->p);
+	b->count = 0;
+	b->bytes = 0;
+	if (!b->p)
+		return;
+	while (b->bytes < total && b->count < cap) {
+		size_t n = fixed ? fixed : hk_rng_logsize(&r, 16, 4096);
+		void *q = malloc(n);
+		if (!q)
+			break;
+		memset(q, 0x6B, n);	/* make it resident */
+		b->p[b->count++] = q;
+		b->bytes += n;
+	}
+}
+
+static void free_batch(struct batch *b)
+{
+	for (size_t i = 0; i < b->count; i++)
+		free(b->p[i]);
+	free(b->p);
+	b->p = NULL;
+	b->count = 0;
+}
+
+struct snap {
+	uint64_t live, created, released, mapped, mappings;
+	long rss;
+};
+
+static void snap(struct snap *s)
+{
+	s->live = hk_stat_req("stats.superslabs.live");
+	s->created = hk_stat_req("stats.superslabs.created");
+	s->released = hk_stat_req("stats.superslabs.released");
+	s->mapped = hk_stat_req("stats.mapped");
+	s->mappings = hk_stat_req("stats.mappings");
+	s->rss = hk_rss_kb();
+}
+
+static void show(const char *when, const struct snap *s)
+{
+	hk_note("%-22s live=%" PRIu64 " created=%" PRIu64 " released=%" PRIu64
+		" mapped=%" PRIu64 "K mappings=%" PRIu64 " rss=%ldK",
+		when, s->live, s->created, s->released, s->mapped / 1024,
+		s->mappings, s->rss);
+}
+
+/* a: before, b: blocks live, c: blocks freed.  slack: SuperSlabs that may
+ * stay beyond before + reserve (0 or 1); negative: only check that most
+ * memory came back. */
+static void check_cycle(const char *what, const struct snap *a,
+			const struct snap *b, const struct snap *c,
+			size_t bytes, int slack)
+{
+	bool vg = hk_under_valgrind();
+
+	show("  before", a);
+	show("  allocated", b);
+	show("  freed", c);
+	CHECK(b->live >= a->live + bytes / (4 * MiB),
+	      "%s: SuperSlabs created for the blocks (%" PRIu64 " -> %" PRIu64
+	      ")", what, a->live, b->live);
+	if (slack >= 0) {
+		CHECK(c->live <= a->live + 2 + (uint64_t)slack,
+		      "%s: after freeing, stats.superslabs.live back to at most "
+		      "before + %d (%" PRIu64 " -> %" PRIu64 " -> %" PRIu64 ")",
+		      what, 2 + slack, a->live, b->live, c->live);
+		CHECK(c->released - b->released + 2 + (uint64_t)slack >=
+			      b->live - a->live,
+		      "%s: stats.superslabs.released grew by the emptied "
+		      "SuperSlabs (%" PRIu64 " -> %" PRIu64 ")", what,
+		      b->released, c->released);
+	} else {
+		CHECK(c->released > b->released,
+		      "%s: some SuperSlabs released (%" PRIu64 " -> %" PRIu64
+		      ")", what, b->released, c->released);
+	}
+	CHECK(c->created - c->released == c->live,
+	      "%s: created - released == live (%" PRIu64 " - %" PRIu64
+	      " vs %" PRIu64 ")", what, c->created, c->released, c->live);
+	CHECK(b->mapped >= a->mapped + bytes &&
+	      b->mapped - c->mapped >= (b->mapped - a->mapped) / 2,
+	      "%s: stats.mapped rises by >= the bytes allocated and falls "
+	      "by at least half of that (%" PRIu64 "K -> %" PRIu64 "K -> %"
+	      PRIu64 "K)", what, a->mapped / 1024, b->mapped / 1024,
+	      c->mapped / 1024);
+	if (!vg)
+		CHECK(b->rss - c->rss >= (long)(bytes / 1024 / 2),
+		      "%s: RSS falls by at least half the bytes freed "
+		      "(%ldK -> %ldK -> %ldK)", what, a->rss, b->rss, c->rss);
+}
+
+static struct batch tb;
+static struct snap tsnap;
+
+/* Case 2: allocate, snapshot, free, exit. */
+static void *thread_alloc_free(void *arg)
+{
+	(void)arg;
+	alloc_batch(&tb, 48 * MiB, 0, 2);
+	snap(&tsnap);
+	free_batch(&tb);
+	return NULL;
+}
+
+/* Case 3: allocate and exit. */
+static void *thread_alloc(void *arg)
+{
+	(void)arg;
+	alloc_batch(&tb, 48 * MiB, 0, 3);
+	return NULL;
+}
+
+int main(void)
+{
+	struct snap a, b, c;
+	struct batch bt;
+	size_t total = 64 * MiB;
+
+	free(hk_launder(malloc(1)));	/* initialise */
+	if (!CHECK(hk_have_ctl(), "hakmem_ctl available"))
+		return hk_done();
+
+	/* 1. one size class, main thread */
+	hk_note("1. 64 MiB of 256-byte blocks, main thread");
+	snap(&a);
+	alloc_batch(&bt, total, 256, 1);
+	CHECK(bt.bytes >= total, "allocated 64 MiB of 256-byte blocks");
+	snap(&b);
+	free_batch(&bt);
+	snap(&c);
+	check_cycle("one class, main thread", &a, &b, &c, total, 1);
+
+	/* 2. thread allocates and frees, exits */
+	pthread_t t;
+	hk_note("2. 48 MiB of 16 B..4 KiB blocks, freed by their thread");
+	snap(&a);
+	if (pthread_create(&t, NULL, thread_alloc_free, NULL) == 0) {
+		pthread_join(t, NULL);
+		snap(&c);
+		check_cycle("thread frees its own, exits", &a, &tsnap, &c,
+			    48 * MiB, 0);
+	} else {
+		FAILED("pthread_create");
+	}
+
+	/* 3. thread allocates and exits, main frees */
+	hk_note("3. 48 MiB of 16 B..4 KiB blocks of a dead thread");
+	snap(&a);
+	if (pthread_create(&t, NULL, thread_alloc, NULL) == 0) {
+		pthread_join(t, NULL);
+		snap(&b);
+		free_batch(&tb);
+		snap(&c);
+		check_cycle("dead thread's blocks freed by main", &a, &b, &c,
+			    48 * MiB, 0);
+	} else {
+		FAILED("pthread_create");
+	}
+
+	/* 4. mixed sizes, main thread */
+	hk_note("4. 64 MiB of 16 B..4 KiB blocks, main thread");
+	snap(&a);
+	alloc_batch(&bt, total, 0, 4);
+	snap(&b);
+	free_batch(&bt);
+	snap(&c);
+	check_cycle("mixed sizes, main thread", &a, &b, &c, total, -1);
+
+	/* 3. large blocks: one mapping each, unmapped on free */
+	enum { NL = 24 };
+	void *l[NL];
+	snap(&a);
+	long maps0 = hk_maps_count();
+	for (int i = 0; i < NL; i++) {
+		l[i] = malloc(MiB + (size_t)i * 4096);
+		if (l[i])
+			memset(l[i], 1, MiB);
+	}
+	snap(&b);
+	long maps1 = hk_maps_count();
+	for (int i = 0; i < NL; i++)
+		free(l[i]);
+	snap(&c);
+	long maps2 = hk_maps_count();
+	CHECK(b.mappings == a.mappings + NL && c.mappings == a.mappings,
+	      "large blocks: stats.mappings +24 then back (%" PRIu64 " -> %"
+	      PRIu64 " -> %" PRIu64 ")", a.mappings, b.mappings, c.mappings);
+	if (!hk_under_valgrind()) {
+		CHECK(maps2 <= maps0 && maps1 >= maps0,
+		      "large blocks: /proc/self/maps line count back (%ld -> "
+		      "%ld -> %ld)", maps0, maps1, maps2);
+		CHECK(b.rss - c.rss >= NL * 1024 / 2,
+		      "large blocks: RSS falls after free (%ldK -> %ldK)",
+		      b.rss, c.rss);
+	}
+	return hk_done();
+}

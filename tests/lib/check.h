@@ -1,0 +1,663 @@
+/* check.h - small helpers shared by the hakmem test programs.
+ *
+ * Include this header FIRST in every test program (it defines _GNU_SOURCE).
+ *
+ * Output protocol (read by tests/lib/hakmem.exp): one line per check,
+ * "PASS: <name>" or "FAIL: <name>", written with a single write(2) to
+ * stdout, so lines are never buffered, never interleaved between threads and
+ * never duplicated across fork().  CHECK(cond, fmt, ...) formats the name;
+ * measured values belong in a final "(...)" group, which is kept out of the
+ * name and shown on a "note:" line after a FAIL, so names are stable from
+ * run to run.  Informational lines start with "note: " (hk_note()).
+ * A program ends with "return hk_done();", which exits 0 only when at least
+ * one check ran and none failed.
+ *
+ * Also here: hk_quick() (HAKMEM_TEST_QUICK=1, the Valgrind pass),
+ * hk_under_valgrind(), a deterministic RNG, address-keyed fill/verify
+ * patterns, RSS / mapping counts from /proc, hakmem_ctl() stat readers, and
+ * expect_abort() for misuse tests.
+ *
+ * Everything is static inline, so a program pulls in only what it uses.
+ * The hakmem_ctl() helpers resolve the symbol at run time with dlsym(), so
+ * they work in programs linked with hakmem, in programs run under LD_PRELOAD,
+ * and (reporting "not available") against plain glibc.
+ */
+#ifndef HAKMEM_TEST_CHECK_H
+#define HAKMEM_TEST_CHECK_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Output and counters                                                  */
+/* ------------------------------------------------------------------ */
+
+static unsigned long hk_n_checks;	/* updated atomically */
+static unsigned long hk_n_failed;
+
+static inline void hk_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
+/* Print an informational line, "note: ...", with one write(2): no heap
+ * allocation, errno preserved, newlines in the message become spaces. */
+__attribute__((format(printf, 1, 2)))
+static inline void hk_note(const char *fmt, ...)
+{
+	char buf[1024];
+	int saved = errno, r;
+	size_t n;
+	va_list ap;
+
+	memcpy(buf, "note: ", 6);
+	va_start(ap, fmt);
+	r = vsnprintf(buf + 6, sizeof buf - 7, fmt, ap);
+	va_end(ap);
+	n = 6 + (r < 0 ? 0 : (size_t)r < sizeof buf - 7 ? (size_t)r
+							: sizeof buf - 8);
+	for (size_t i = 6; i < n; i++)
+		if (buf[i] == '\n')
+			buf[i] = ' ';
+	buf[n++] = '\n';
+	hk_write_all(STDOUT_FILENO, buf, n);
+	errno = saved;
+}
+
+/* Split "name (details)" at the " (" that opens the final parenthesized
+ * group; returns the index of the space, or len if there is no such group. */
+static inline size_t hk_split_details(const char *msg, size_t len)
+{
+	int depth = 0;
+	if (len < 3 || msg[len - 1] != ')')
+		return len;
+	for (size_t i = len; i-- > 0;) {
+		if (msg[i] == ')')
+			depth++;
+		else if (msg[i] == '(' && --depth == 0)
+			return (i > 0 && msg[i - 1] == ' ') ? i - 1 : len;
+	}
+	return len;
+}
+
+/* Prints "PASS: name" or "FAIL: name".  Measured values go in a final
+ * parenthesized group, "name (details)": they are left out of the PASS/FAIL
+ * line, so that the name of a check (what DejaGnu records) is the same from
+ * run to run and for pass and fail; after a FAIL, a "note:" line gives the
+ * source location and the details. */
+__attribute__((format(printf, 4, 5)))
+static inline bool hk_check_impl(bool ok, const char *file, int line,
+				 const char *fmt, ...)
+{
+	char msg[900], out[1200];
+	va_list ap;
+	int saved = errno, r;
+	size_t len, cut, n;
+
+	__atomic_add_fetch(&hk_n_checks, 1, __ATOMIC_RELAXED);
+	if (!ok)
+		__atomic_add_fetch(&hk_n_failed, 1, __ATOMIC_RELAXED);
+	va_start(ap, fmt);
+	r = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	len = r < 0 ? 0 : (size_t)r < sizeof msg ? (size_t)r : sizeof msg - 1;
+	msg[len] = '\0';
+	for (size_t i = 0; i < len; i++)	/* one check, one line */
+		if (msg[i] == '\n')
+			msg[i] = ' ';
+	cut = hk_split_details(msg, len);
+	r = snprintf(out, sizeof out, "%s: %.*s\n", ok ? "PASS" : "FAIL",
+		     (int)cut, msg);
+	n = r < 0 ? 0 : (size_t)r < sizeof out ? (size_t)r : sizeof out - 1;
+	if (!ok) {
+		const char *base = strrchr(file, '/');
+		r = snprintf(out + n, sizeof out - n, "note:   at %s:%d %s\n",
+			     base ? base + 1 : file, line,
+			     cut < len ? msg + cut + 1 : "");
+		n += r < 0 ? 0 : (size_t)r < sizeof out - n ? (size_t)r
+							      : sizeof out - n - 1;
+	}
+	hk_write_all(STDOUT_FILENO, out, n);
+	errno = saved;
+	return ok;
+}
+
+/* CHECK(cond, fmt, ...): record and print one check; evaluates to cond. */
+#define CHECK(cond, ...) \
+	hk_check_impl(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Unconditional failure with a message. */
+#define FAILED(...) CHECK(0, __VA_ARGS__)
+
+/* Print the summary; returns the exit status for main(). */
+static inline int hk_done(void)
+{
+	unsigned long n = __atomic_load_n(&hk_n_checks, __ATOMIC_RELAXED);
+	unsigned long f = __atomic_load_n(&hk_n_failed, __ATOMIC_RELAXED);
+
+	hk_note("%lu checks, %lu failed", n, f);
+	if (n == 0) {
+		hk_check_impl(false, __FILE__, __LINE__,
+			      "program ran at least one check");
+		return 1;
+	}
+	return f == 0 ? 0 : 1;
+}
+
+static inline unsigned long hk_failures(void)
+{
+	return __atomic_load_n(&hk_n_failed, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------ */
+/* Environment                                                          */
+/* ------------------------------------------------------------------ */
+
+/* True when HAKMEM_TEST_QUICK=1 (valgrind pass): shrink the work. */
+static inline bool hk_quick(void)
+{
+	const char *s = getenv("HAKMEM_TEST_QUICK");
+	return s && strcmp(s, "1") == 0;
+}
+
+/* full normally, quick under HAKMEM_TEST_QUICK=1. */
+static inline long hk_scale(long full, long quick)
+{
+	return hk_quick() ? quick : full;
+}
+
+/* True when running under valgrind (its preload objects are in LD_PRELOAD).
+ * RSS and mapping counts then include valgrind's own memory. */
+static inline bool hk_under_valgrind(void)
+{
+	const char *s = getenv("LD_PRELOAD");
+	return s && strstr(s, "vgpreload") != NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Optimizer barriers                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Hide a pointer's provenance from the compiler, so that it can neither
+ * fold checks on malloc results nor warn about deliberate misuse. */
+static inline void *hk_launder(void *p)
+{
+	__asm__ volatile("" : "+r"(p));
+	return p;
+}
+
+/* Same for a size, so that huge constant requests don't trigger
+ * -Walloc-size-larger-than and aren't folded. */
+static inline size_t hk_size(size_t n)
+{
+	__asm__ volatile("" : "+r"(n));
+	return n;
+}
+
+#define HK_PTRDIFF_MAX_PLUS_1 ((size_t)PTRDIFF_MAX + 1)
+
+/* ------------------------------------------------------------------ */
+/* Time and random numbers                                              */
+/* ------------------------------------------------------------------ */
+
+static inline double hk_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline void hk_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* xorshift64* - deterministic per-thread RNG. */
+typedef struct {
+	uint64_t s;
+} hk_rng;
+
+static inline void hk_rng_seed(hk_rng *r, uint64_t seed)
+{
+	/* splitmix64 step so that small seeds give good states */
+	uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	z ^= z >> 31;
+	r->s = z ? z : 0x2545F4914F6CDD1Dull;
+}
+
+static inline uint64_t hk_rng_next(hk_rng *r)
+{
+	uint64_t x = r->s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Uniform in [lo, hi] (inclusive). */
+static inline uint64_t hk_rng_range(hk_rng *r, uint64_t lo, uint64_t hi)
+{
+	return lo + (hk_rng_next(r) >> 11) % (hi - lo + 1);
+}
+
+/* Roughly log-uniform in [lo, hi]: many small sizes, some big ones. */
+static inline size_t hk_rng_logsize(hk_rng *r, size_t lo, size_t hi)
+{
+	unsigned lo_bits = 63u - (unsigned)__builtin_clzll(lo | 1);
+	unsigned hi_bits = 63u - (unsigned)__builtin_clzll(hi | 1);
+	unsigned b = (unsigned)hk_rng_range(r, lo_bits, hi_bits);
+	uint64_t top = (2ull << b) - 1;
+	uint64_t bot = 1ull << b;
+	uint64_t v = hk_rng_range(r, bot, top);
+	if (v < lo)
+		v = lo;
+	if (v > hi)
+		v = hi;
+	return (size_t)v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Patterns                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Patterns: byte i of a block holds byte (i % 8) of the 64-bit word
+ * seed ^ (i / 8) * K, so any prefix of a filled block can be verified with
+ * the same seed (useful after realloc).  hk_fill/hk_verify derive the seed
+ * from (address, size, salt), which also catches blocks handed out twice. */
+static inline uint64_t hk_pattern_seed(const void *p, size_t n, uint64_t salt)
+{
+	uint64_t z = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
+	z ^= (uint64_t)n * 0xC2B2AE3D27D4EB4Full;
+	z ^= salt * 0x165667B19E3779F9ull;
+	return z ^ (z >> 29);
+}
+
+#define HK_PATTERN_K 0xD6E8FEB86659FD93ull
+
+static inline void hk_fill_seed(void *p, size_t n, uint64_t seed)
+{
+	unsigned char *b = p;
+	size_t words = n / 8, i;
+	uint64_t v;
+
+	for (i = 0; i < words; i++) {
+		v = seed ^ ((uint64_t)i * HK_PATTERN_K);
+		memcpy(b + i * 8, &v, 8);
+	}
+	if (n % 8) {
+		v = seed ^ ((uint64_t)words * HK_PATTERN_K);
+		memcpy(b + words * 8, &v, n % 8);
+	}
+}
+
+/* Offset of the first byte of p[0..n) that differs from the pattern, or
+ * -1 if intact. */
+static inline long hk_verify_seed(const void *p, size_t n, uint64_t seed)
+{
+	const unsigned char *b = p;
+	size_t words = n / 8, i;
+	uint64_t v, w;
+
+	for (i = 0; i < words; i++) {
+		v = seed ^ ((uint64_t)i * HK_PATTERN_K);
+		memcpy(&w, b + i * 8, 8);
+		if (w != v)
+			break;
+	}
+	if (i == words && n % 8 == 0)
+		return -1;
+	/* mismatch in word i, or check the tail */
+	v = seed ^ ((uint64_t)i * HK_PATTERN_K);
+	{
+		const unsigned char *vb = (const unsigned char *)&v;
+		size_t len = i * 8 + 8 <= n ? 8 : n - i * 8;
+		for (size_t k = 0; k < len; k++)
+			if (b[i * 8 + k] != vb[k])
+				return (long)(i * 8 + k);
+	}
+	return -1;
+}
+
+static inline void hk_fill(void *p, size_t n, uint64_t salt)
+{
+	hk_fill_seed(p, n, hk_pattern_seed(p, n, salt));
+}
+
+static inline long hk_verify(const void *p, size_t n, uint64_t salt)
+{
+	return hk_verify_seed(p, n, hk_pattern_seed(p, n, salt));
+}
+
+/* True if all n bytes at p are zero. */
+static inline bool hk_all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, b + i, 8);
+		if (w)
+			return false;
+	}
+	for (; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Process memory                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Read a small /proc file into buf without using the heap. */
+static inline ssize_t hk_read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+	if (fd < 0)
+		return -1;
+	while (n + 1 < len) {
+		ssize_t r = read(fd, buf + n, len - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* Current resident set size in KiB (from /proc/self/statm), -1 on error. */
+static inline long hk_rss_kb(void)
+{
+	char buf[256];
+	unsigned long size, resident;
+	if (hk_read_small("/proc/self/statm", buf, sizeof buf) <= 0)
+		return -1;
+	if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
+		return -1;
+	return (long)(resident * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Current virtual size in bytes (first field of /proc/self/statm). */
+static inline long long hk_vsize_bytes(void)
+{
+	char buf[256];
+	unsigned long size;
+	if (hk_read_small("/proc/self/statm", buf, sizeof buf) <= 0)
+		return -1;
+	if (sscanf(buf, "%lu", &size) != 1)
+		return -1;
+	return (long long)size * sysconf(_SC_PAGESIZE);
+}
+
+/* Peak RSS in KiB (getrusage ru_maxrss). */
+static inline long hk_peak_rss_kb(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return ru.ru_maxrss;
+}
+
+/* Number of lines of /proc/self/maps (i.e. of mappings), -1 on error. */
+static inline long hk_maps_count(void)
+{
+	char buf[8192];
+	long lines = 0;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			lines += buf[i] == '\n';
+	}
+	close(fd);
+	return lines;
+}
+
+/* ------------------------------------------------------------------ */
+/* hakmem_ctl() access                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef int (*hk_ctl_fn)(const char *, void *, size_t *, const void *,
+			 size_t);
+
+/* hakmem_ctl as found in the process (linked or preloaded), or NULL. */
+static inline hk_ctl_fn hk_ctl(void)
+{
+	static hk_ctl_fn fn;
+	static int looked;
+	if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
+		void *sym = dlsym(RTLD_DEFAULT, "hakmem_ctl");
+		memcpy(&fn, &sym, sizeof fn);
+		__atomic_store_n(&looked, 1, __ATOMIC_RELEASE);
+	}
+	return fn;
+}
+
+static inline bool hk_have_ctl(void)
+{
+	return hk_ctl() != NULL;
+}
+
+/* Read a uint64_t stat; returns false (and leaves *val alone) on error. */
+static inline bool hk_stat(const char *name, uint64_t *val)
+{
+	hk_ctl_fn fn = hk_ctl();
+	uint64_t v = 0;
+	size_t len = sizeof v;
+	if (!fn)
+		return false;
+	if (fn(name, &v, &len, NULL, 0) != 0 || len != sizeof v)
+		return false;
+	*val = v;
+	return true;
+}
+
+/* Read a stat that the test needs: a failure to read it is a FAIL. */
+static inline uint64_t hk_stat_req(const char *name)
+{
+	uint64_t v = 0;
+	if (!hk_stat(name, &v)) {
+		hk_check_impl(false, __FILE__, __LINE__,
+			      "hakmem_ctl(\"%s\") readable%s", name,
+			      hk_have_ctl() ? "" : " (hakmem_ctl not found)");
+		return 0;
+	}
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Expected aborts                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Does line contain a hex number (with or without 0x, any zero padding)
+ * equal to want? */
+static inline bool hk_line_has_hex(const char *line, uint64_t want)
+{
+	const char *s = line;
+	while (*s) {
+		const char *start = s;
+		uint64_t v = 0;
+		int digits = 0;
+		if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+			s += 2;
+		while (*s && strchr("0123456789abcdefABCDEF", *s)) {
+			int d = *s <= '9' ? *s - '0' : (*s | 0x20) - 'a' + 10;
+			v = v * 16 + (uint64_t)d;
+			digits++;
+			s++;
+		}
+		if (digits > 0 && digits <= 16 && v == want)
+			return true;
+		if (s == start)
+			s++;
+	}
+	return false;
+}
+
+/* Does a line of out contain both "hakmem:" and needle?  If needle is a
+ * "0x..." number, any hex spelling of the same value also matches. */
+static inline bool hk_output_matches(const char *out, const char *needle)
+{
+	bool is_hex = needle[0] == '0' && (needle[1] == 'x' || needle[1] == 'X');
+	uint64_t want = is_hex ? strtoull(needle, NULL, 16) : 0;
+	const char *line = out;
+
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char buf[1024];
+		if (len >= sizeof buf)
+			len = sizeof buf - 1;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		if (strstr(buf, "hakmem:") &&
+		    (strstr(buf, needle) ||
+		     (is_hex && hk_line_has_hex(strstr(buf, "hakmem:"), want))))
+			return true;
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	return false;
+}
+
+/* Run fn(arg) in a forked child whose stderr goes to a pipe; check that the
+ * child is killed by SIGABRT and wrote a line containing "hakmem:" and
+ * substr.  Records two checks; returns true if both passed. */
+static inline bool hk_expect_abort(const char *what, void (*fn)(void *),
+				   void *arg, const char *substr)
+{
+	int pfd[2];
+	char out[8192];
+	size_t got = 0;
+	int status = 0;
+	bool timed_out = false;
+	pid_t pid;
+	double deadline;
+
+	fflush(NULL);
+	if (pipe(pfd) != 0) {
+		FAILED("%s: pipe: %s", what, strerror(errno));
+		return false;
+	}
+	pid = fork();
+	if (pid < 0) {
+		FAILED("%s: fork: %s", what, strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return false;
+	}
+	if (pid == 0) {
+		struct rlimit nocore = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &nocore);
+		signal(SIGABRT, SIG_DFL);
+		close(pfd[0]);
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[1]);
+		fn(arg);
+		/* Not supposed to get here. */
+		_exit(0);
+	}
+	close(pfd[1]);
+	deadline = hk_now() + 30.0;
+	for (;;) {
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		int ms = (int)((deadline - hk_now()) * 1000);
+		if (ms <= 0) {
+			timed_out = true;
+			kill(pid, SIGKILL);
+			break;
+		}
+		int r = poll(&p, 1, ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		ssize_t n = read(pfd[0], out + got, sizeof out - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got >= sizeof out - 1) {
+			char sink[512];	/* keep draining */
+			while (read(pfd[0], sink, sizeof sink) > 0)
+				;
+			break;
+		}
+	}
+	out[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+
+	bool aborted = !timed_out && WIFSIGNALED(status) &&
+		       WTERMSIG(status) == SIGABRT;
+	if (!aborted) {
+		if (timed_out)
+			hk_note("%s: child hung (killed after 30 s)", what);
+		else if (WIFSIGNALED(status))
+			hk_note("%s: child killed by signal %d (%s)", what,
+				WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else
+			hk_note("%s: child exited with status %d", what,
+				WEXITSTATUS(status));
+	}
+	bool ok1 = CHECK(aborted, "%s: child died of SIGABRT", what);
+	bool matched = hk_output_matches(out, substr);
+	if (!matched)
+		hk_note("%s: child stderr was: \"%.400s\"", what, out);
+	bool ok2 = CHECK(matched,
+			 "%s: stderr has a \"hakmem:\" line with the expected "
+			 "text (\"%s\")", what, substr);
+	return ok1 && ok2;
+}
+
+#define expect_abort(fn, arg, substr) \
+	hk_expect_abort(#fn, (fn), (arg), (substr))
+
+#endif /* HAKMEM_TEST_CHECK_H */
