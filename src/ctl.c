@@ -27,7 +27,8 @@ GLOBAL(large_live, large_live)
 
 static uint64_t remote_frees(void)
 {
-	return hk_thread_sum(offsetof(hk_heap, remote_frees));
+	return hk_thread_sum(offsetof(hk_heap, remote_frees)) +
+	       hk_stats_get(&hk_gstats.remote_frees);
 }
 
 static const struct ctl_entry entries[] = {

@@ -10,6 +10,7 @@
 struct hk_global_stats {
 	_Atomic uint64_t ss_live, ss_created, ss_released;
 	_Atomic uint64_t large_live, large_bytes;
+	_Atomic uint64_t remote_frees;	/* by threads that have no heap */
 };
 
 extern struct hk_global_stats hk_gstats;

@@ -110,7 +110,9 @@ void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b)
 		if (hk_remote_push(s, b))
 			break;
 	}
-	if (h != &hk_empty_heap) {
+	if (h == &hk_empty_heap) {
+		hk_stats_add(&hk_gstats.remote_frees, 1);
+	} else {
 		hk_stats_bump(&h->remote_frees);
 		if (++h->remote_since_collect >= HK_COLLECT_EVERY) {
 			h->remote_since_collect = 0;
