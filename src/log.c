@@ -46,64 +46,95 @@ static void put_int(struct out *o, long long v)
 	}
 }
 
+/* One conversion (after '%' and any width) into o; returns false if spec
+ * is not a conversion this formatter knows. */
+static void convert(struct out *o, const char **fmtp, va_list *ap)
+{
+	const char *fmt = *fmtp;
+	int longs = 0, sized = 0;
+	while (*fmt == 'l') {
+		longs++;
+		fmt++;
+	}
+	if (*fmt == 'z') {
+		sized = 1;
+		fmt++;
+	}
+	switch (*fmt) {
+	case 's':
+		put_str(o, va_arg(*ap, const char *));
+		break;
+	case 'c':
+		put(o, (char)va_arg(*ap, int));
+		break;
+	case 'd':
+		if (sized)
+			put_int(o, va_arg(*ap, ptrdiff_t));
+		else if (longs)
+			put_int(o, va_arg(*ap, long long));
+		else
+			put_int(o, va_arg(*ap, int));
+		break;
+	case 'u':
+	case 'x':
+		if (sized)
+			put_uint(o, va_arg(*ap, size_t), *fmt == 'x' ? 16 : 10);
+		else if (longs)
+			put_uint(o, va_arg(*ap, unsigned long long), *fmt == 'x' ? 16 : 10);
+		else
+			put_uint(o, va_arg(*ap, unsigned), *fmt == 'x' ? 16 : 10);
+		break;
+	case 'p':
+		put_str(o, "0x");
+		put_uint(o, (uintptr_t)va_arg(*ap, void *), 16);
+		break;
+	case '%':
+		put(o, '%');
+		break;
+	case '\0':
+		fmt--;
+		break;
+	default:
+		put(o, '%');
+		put(o, *fmt);
+		break;
+	}
+	*fmtp = fmt;
+}
+
 size_t hk_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct out o = { buf, size, 0 };
+	va_list args;
+	va_copy(args, ap);
 	for (; *fmt; fmt++) {
 		if (*fmt != '%') {
 			put(&o, *fmt);
 			continue;
 		}
 		fmt++;
-		int longs = 0, sized = 0;
-		while (*fmt == 'l') {
-			longs++;
-			fmt++;
+		if (fmt[0] == '.' && fmt[1] == '*' && fmt[2] == 's') {
+			int prec = va_arg(args, int);
+			const char *s = va_arg(args, const char *);
+			for (int i = 0; i < prec && s[i]; i++)
+				put(&o, s[i]);
+			fmt += 2;
+			continue;
 		}
-		if (*fmt == 'z') {
-			sized = 1;
-			fmt++;
-		}
-		switch (*fmt) {
-		case 's':
-			put_str(&o, va_arg(ap, const char *));
-			break;
-		case 'c':
-			put(&o, (char)va_arg(ap, int));
-			break;
-		case 'd':
-			if (sized)
-				put_int(&o, va_arg(ap, ptrdiff_t));
-			else if (longs)
-				put_int(&o, va_arg(ap, long long));
-			else
-				put_int(&o, va_arg(ap, int));
-			break;
-		case 'u':
-		case 'x':
-			if (sized)
-				put_uint(&o, va_arg(ap, size_t), *fmt == 'x' ? 16 : 10);
-			else if (longs)
-				put_uint(&o, va_arg(ap, unsigned long long), *fmt == 'x' ? 16 : 10);
-			else
-				put_uint(&o, va_arg(ap, unsigned), *fmt == 'x' ? 16 : 10);
-			break;
-		case 'p':
-			put_str(&o, "0x");
-			put_uint(&o, (uintptr_t)va_arg(ap, void *), 16);
-			break;
-		case '%':
-			put(&o, '%');
-			break;
-		case '\0':
-			fmt--;
-			break;
-		default:
-			put(&o, '%');
-			put(&o, *fmt);
-			break;
-		}
+		unsigned width = 0;
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + (unsigned)(*fmt++ - '0');
+		/* Convert into a scratch buffer, then right-align in width. */
+		char tmp[256];
+		struct out t = { tmp, sizeof tmp, 0 };
+		convert(&t, &fmt, &args);
+		size_t len = t.len < sizeof tmp ? t.len : sizeof tmp - 1;
+		for (size_t i = len; i < width; i++)
+			put(&o, ' ');
+		for (size_t i = 0; i < len; i++)
+			put(&o, tmp[i]);
 	}
+	va_end(args);
 	if (size)
 		buf[o.len < size ? o.len : size - 1] = '\0';
 	return o.len < size ? o.len : (size ? size - 1 : 0);
@@ -150,6 +181,16 @@ void hk_message(const char *fmt, ...)
 	va_end(ap);
 }
 
+void hk_misuse(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("hakmem: ", fmt, ap);
+	va_end(ap);
+	if (HK_OPT(misuse) == HK_MISUSE_ABORT)
+		abort();
+}
+
 void hk_fatal(const char *fmt, ...)
 {
 	va_list ap;
@@ -160,10 +201,11 @@ void hk_fatal(const char *fmt, ...)
 }
 
 #ifdef HAKMEM_DEBUG_LOG
-void hk_debug(const char *subsys, const char *fmt, ...)
+void hk_debug(unsigned subsys, const char *fmt, ...)
 {
+	static const char *const names[] = { "os", "superslab", "pool", "thread", "large", "ctl" };
 	char prefix[48];
-	hk_fmt(prefix, sizeof prefix, "hakmem[%s]: ", subsys);
+	hk_fmt(prefix, sizeof prefix, "hakmem[%s]: ", names[__builtin_ctz(subsys)]);
 	va_list ap;
 	va_start(ap, fmt);
 	vmessage(prefix, fmt, ap);

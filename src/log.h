@@ -1,12 +1,14 @@
 /* Messages without stdio: formatted into a stack buffer and written to
  * stderr with write(2), so that reporting never allocates.
  *
- * Formats understood: %s %c %d %u %ld %lu %zu %zd %llu %x %lx %zx %p %%.
+ * Formats understood: %s %.*s %c %d %u %ld %lu %zu %zd %llu %x %lx %zx %p %%,
+ * with an optional field width (right-aligned).
  */
 #ifndef HK_LOG_H
 #define HK_LOG_H
 
 #include "common.h"
+#include "options.h"
 
 #include <stdarg.h>
 
@@ -21,15 +23,25 @@ void hk_write_all(int fd, const char *buf, size_t len);
 /* One line "hakmem: <message>\n" on stderr. */
 void hk_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Heap misuse or corruption: one line on stderr, then abort(). */
+/* Detected heap misuse (a bad pointer passed to free, a double free): one
+ * line on stderr, then abort() unless the option misuse is "report", in
+ * which case the caller skips the operation and goes on. */
+__attribute__((cold, format(printf, 1, 2))) void hk_misuse(const char *fmt, ...);
+
+/* Heap corruption the engine cannot go on from: one line, then abort(). */
 __attribute__((noreturn, cold, format(printf, 1, 2))) void
 hk_fatal(const char *fmt, ...);
 
-/* Debug logging exists only in builds configured with --enable-debug-log. */
+/* Debug logging exists only in builds configured with --enable-debug-log;
+ * subsys is one of the HK_LOG_* bits (options.h), enabled at run time with
+ * HAKMEM_LOG. In a release build the calls and their strings vanish. */
 #ifdef HAKMEM_DEBUG_LOG
-void hk_debug(const char *subsys, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-#define HK_DEBUG(subsys, ...) hk_debug((subsys), __VA_ARGS__)
+void hk_debug(unsigned subsys, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define HK_DEBUG(subsys, ...) \
+	do { \
+		if (HK_UNLIKELY(__atomic_load_n(&hk_opt.log, __ATOMIC_RELAXED) & (subsys))) \
+			hk_debug((subsys), __VA_ARGS__); \
+	} while (0)
 #else
 #define HK_DEBUG(subsys, ...) ((void)0)
 #endif

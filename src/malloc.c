@@ -31,14 +31,16 @@ HK_COLD static void *vg_allocated(void *p, bool zeroed)
 
 /* The engine keeps its free-list link and key in a free block's first 16
  * bytes, so those stay addressable for it after memcheck frees the block. */
-HK_COLD static void vg_freeing(void *p)
+HK_COLD static bool vg_freeing(void *p)
 {
 	hk_large *l;
 	HK_VG_DEFINED(p, sizeof(hk_block));
-	hk_block_usable(p, "free()", &l);
+	if (!hk_block_usable(p, "free()", &l))
+		return false;
 	HK_VG_FREELIKE(p);
 	if (!l)
 		HK_VG_DEFINED(p, sizeof(hk_block));
+	return true;
 }
 
 #define VG_ALLOCATED(p, zeroed) (HK_UNLIKELY(hk_vg_on) ? vg_allocated((p), (zeroed)) : (p))
@@ -72,8 +74,8 @@ HK_EXPORT void hakmem_free(void *p)
 {
 	if (HK_UNLIKELY(!p))
 		return;
-	if (HK_UNLIKELY(hk_vg_on))
-		vg_freeing(p);
+	if (HK_UNLIKELY(hk_vg_on) && !vg_freeing(p))
+		return;
 	hk_free_fast(p);
 }
 
@@ -116,6 +118,10 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 	}
 	hk_large *l;
 	size_t old = hk_block_usable(p, "realloc()", &l);
+	if (HK_UNLIKELY(!old)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if (HK_UNLIKELY(hk_vg_on))
 		return realloc_moving(p, old, size);
 	if (l && size > HK_SMALL_MAX)

@@ -1,20 +1,77 @@
-/* The tunables, in one table. Defaults are built in; start-up overrides
- * and hakmem_ctl() writes come through options.c. */
+/* The tunables, in one table (options.c): name, type, bounds, default, and
+ * when they may change. Each is set, in increasing precedence, by its
+ * built-in default, the configuration file (/etc/hakmem.conf, or the file
+ * named by HAKMEM_CONF), the environment (HAKMEM_<NAME>), and hakmem_ctl()
+ * ("opt.<name>"). In set-uid/set-gid programs (AT_SECURE) the environment
+ * is ignored and only a root-owned file applies.
+ *
+ * Values are read on slow paths only, with HK_OPT(). */
 #ifndef HK_OPTIONS_H
 #define HK_OPTIONS_H
 
 #include "common.h"
 
+enum hk_misuse { HK_MISUSE_ABORT, HK_MISUSE_REPORT };
+
+/* Debug-log subsystems (HAKMEM_LOG=os,superslab,... or all). */
+enum {
+	HK_LOG_OS = 1u << 0,
+	HK_LOG_SUPERSLAB = 1u << 1,
+	HK_LOG_POOL = 1u << 2,
+	HK_LOG_THREAD = 1u << 3,
+	HK_LOG_LARGE = 1u << 4,
+	HK_LOG_CTL = 1u << 5,
+};
+
 struct hk_options {
-	unsigned ss_shift;	/* log2 SuperSlab size: 20 or 21 */
-	unsigned ss_reserve;	/* empty SuperSlabs kept mapped */
-	unsigned log_mask;	/* debug-log subsystems (debug builds only) */
+	uint64_t superslab_lg;		/* log2 SuperSlab size: 20 or 21 */
+	uint64_t superslab_reserve;	/* empty SuperSlabs kept mapped */
+	uint64_t trim;			/* release empty SuperSlabs at all */
+	uint64_t trim_interval_ms;	/* periodic trim from slow paths; 0 = off */
+	uint64_t thread_cache;		/* keep a thread's emptied current slabs */
+	uint64_t misuse;		/* enum hk_misuse */
+	uint64_t stats_print;		/* statistics table at exit */
+	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
+	uint64_t log;			/* debug-log subsystems (debug builds) */
 };
 
 extern struct hk_options hk_opt;
 
-/* Read start-up settings; called once, before the first allocation, and
- * must not allocate. */
+#define HK_OPT(field) __atomic_load_n(&hk_opt.field, __ATOMIC_RELAXED)
+
+enum hk_opt_type { HK_OPT_BOOL, HK_OPT_U64, HK_OPT_WORD, HK_OPT_LIST };
+
+enum hk_opt_when {
+	HK_OPT_ANYTIME,		/* hakmem_ctl may change it at any time */
+	HK_OPT_BEFORE_USE,	/* only before the first SuperSlab is mapped */
+};
+
+struct hk_option {
+	const char *name;	/* "trim_interval_ms": ctl "opt.<name>", env HAKMEM_<NAME> */
+	enum hk_opt_type type;
+	enum hk_opt_when when;
+	uint64_t min, max;	/* HK_OPT_U64 */
+	const char *const *words;	/* HK_OPT_WORD: value = index; HK_OPT_LIST: bit */
+	uint64_t *value;
+	const char *alias;	/* extra environment name, or NULL */
+};
+
+extern const struct hk_option hk_options[];
+extern const size_t hk_options_count;
+
+/* Read the file and the environment; called once, before the first
+ * allocation. Never allocates. */
 void hk_options_init(void);
+
+/* Parse text as a value of o. Returns false if it is not one. */
+bool hk_option_parse(const struct hk_option *o, const char *text, size_t len, uint64_t *out);
+
+/* Format o's current value into buf (for ctl's string values and the exit
+ * table); returns buf. */
+const char *hk_option_format(const struct hk_option *o, char *buf, size_t size);
+
+/* Apply a new value (already validated); returns an errno value (EAGAIN
+ * when the option can no longer change). Has the option's side effects. */
+int hk_option_set(const struct hk_option *o, uint64_t value);
 
 #endif

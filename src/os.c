@@ -99,7 +99,7 @@ done:
 	atomic_store_explicit(&os_hint, (uintptr_t)p + size, memory_order_relaxed);
 	account(1, (long long)size);
 	errno = saved;
-	HK_DEBUG("os", "map %p %zu", p, size);
+	HK_DEBUG(HK_LOG_OS, "map %p %zu", p, size);
 	return p;
 }
 
@@ -110,7 +110,7 @@ void hk_os_unmap(void *p, size_t size)
 		hk_fatal("munmap(%p, %zu) failed with errno %d", p, size, errno);
 	account(-1, -(long long)size);
 	errno = saved;
-	HK_DEBUG("os", "unmap %p %zu", p, size);
+	HK_DEBUG(HK_LOG_OS, "unmap %p %zu", p, size);
 }
 
 void hk_os_decommit(void *p, size_t size)

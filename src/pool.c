@@ -4,6 +4,7 @@
 #include "options.h"
 #include "os.h"
 #include "size_class.h"
+#include "log.h"
 #include "superslab.h"
 
 enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
@@ -80,6 +81,8 @@ static hk_slab *take(hk_superslab *ss, unsigned start, unsigned cls)
 	for (unsigned i = 1; i < k; i++)
 		s[i].back = (uint8_t)i;
 	hk_slab_init(s, cls, hk_superslab_slot_addr(ss, start), clean);
+	HK_DEBUG(HK_LOG_POOL, "slab %p for class %u (%u bytes)", (void *)s->start, cls,
+		 s->block_size);
 	return s;
 }
 
@@ -105,7 +108,7 @@ hk_slab *hk_pool_acquire(unsigned cls, bool may_map)
 	if (s || !may_map)
 		return s;
 
-	hk_superslab *ss = hk_superslab_create(hk_opt.ss_shift);
+	hk_superslab *ss = hk_superslab_create((unsigned)HK_OPT(superslab_lg));
 	if (!ss)
 		return NULL;
 	hk_lock(&pool_lock);
@@ -127,12 +130,14 @@ void hk_pool_release(hk_slab *s)
 	s->bump = s->end = s->start;
 	atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
 	uint32_t mask = (((uint32_t)1 << k) - 1) << start;
+	HK_DEBUG(HK_LOG_POOL, "slab %p back to the pool", (void *)s->start);
 
 	hk_superslab *victim = NULL;
 	hk_lock(&pool_lock);
 	ss->free_mask |= mask;
 	relist(ss);
-	if (ss->pool_list == LIST_EMPTY && list_len[LIST_EMPTY] > hk_opt.ss_reserve) {
+	if (ss->pool_list == LIST_EMPTY && HK_OPT(trim) &&
+	    list_len[LIST_EMPTY] > HK_OPT(superslab_reserve)) {
 		unlink_ss(ss);
 		victim = ss;
 	}
@@ -167,6 +172,21 @@ size_t hk_pool_trim(void)
 		empty = next;
 	}
 	return freed;
+}
+
+void hk_pool_each_slab(void (*fn)(const hk_slab *s, void *arg), void *arg)
+{
+	hk_lock(&pool_lock);
+	for (unsigned l = LIST_PARTIAL; l <= LIST_FULL; l++) {
+		for (hk_superslab *ss = lists[l]; ss; ss = ss->next) {
+			for (unsigned i = 1; i < ss->nslots; i++) {
+				const hk_slab *s = &ss->slab[i];
+				if (!(ss->free_mask & ((uint32_t)1 << i)) && s->block_size)
+					fn(s, arg);
+			}
+		}
+	}
+	hk_unlock(&pool_lock);
 }
 
 void hk_pool_fork_prepare(void)

@@ -1,8 +1,8 @@
 /* The shared pool: hands slabs to size classes and takes empty ones back,
  * so memory freed by one class serves another. A SuperSlab whose slabs
- * are all back is empty; the pool keeps at most hk_opt.ss_reserve empty
+ * are all back is empty; the pool keeps at most superslab_reserve empty
  * SuperSlabs and returns the rest to the OS at once, during normal
- * operation. All pool state is under one lock, taken once per slab (not
+ * operation (unless the option trim is off). All pool state is under one lock, taken once per slab (not
  * per block). */
 #ifndef HK_POOL_H
 #define HK_POOL_H
@@ -20,6 +20,10 @@ void hk_pool_release(hk_slab *s);
 /* Release every empty SuperSlab (ignoring the reserve) and decommit the
  * free slots of the others. Returns the bytes given back. */
 size_t hk_pool_trim(void);
+
+/* Call fn on every slab in use (not in the pool), under the pool lock.
+ * fn reads the slab's counters racily: they belong to other threads. */
+void hk_pool_each_slab(void (*fn)(const hk_slab *s, void *arg), void *arg);
 
 void hk_pool_fork_prepare(void);
 void hk_pool_fork_parent(void);

@@ -1,11 +1,13 @@
 /* Counters. Process-wide ones change on slow paths only (a SuperSlab or a
  * large mapping comes or goes); per-thread ones live in the thread heap
  * and are summed when read, so counting never shares a cache line
- * between threads. */
+ * between threads. Figures that need a walk over every slab (bytes and
+ * blocks in use per class) come from a snapshot taken at each "epoch". */
 #ifndef HK_STATS_H
 #define HK_STATS_H
 
 #include "common.h"
+#include "size_class.h"
 
 struct hk_global_stats {
 	_Atomic uint64_t ss_live, ss_created, ss_released;
@@ -34,5 +36,24 @@ HK_INLINE void hk_stats_bump(_Atomic uint64_t *c)
 
 void hk_stats_superslab_created(size_t size);
 void hk_stats_superslab_released(size_t size);
+
+struct hk_stats_snapshot {
+	uint64_t epoch;
+	uint64_t allocated;	/* bytes in blocks in use, small and large */
+	uint64_t class_blocks[HK_NCLASSES];
+	uint64_t class_slabs[HK_NCLASSES];
+};
+
+/* Take a new snapshot; returns its epoch. */
+uint64_t hk_stats_refresh(void);
+
+/* Copy of the latest snapshot (taken on first use if there is none). */
+void hk_stats_snapshot(struct hk_stats_snapshot *out);
+
+uint64_t hk_stats_local_frees(void);
+uint64_t hk_stats_remote_frees(void);
+
+/* The readable table that stats_print writes at exit (and malloc_stats). */
+void hk_stats_print(int fd);
 
 #endif

@@ -21,7 +21,7 @@ hk_superslab *hk_superslab_create(unsigned shift)
 	ss->free_mask = all & ~(uint32_t)1;
 	ss->clean_mask = ss->free_mask;
 	hk_stats_superslab_created(size);
-	HK_DEBUG("superslab", "created %p (%zu KiB)", (void *)ss, size >> 10);
+	HK_DEBUG(HK_LOG_SUPERSLAB, "created %p (%zu KiB)", (void *)ss, size >> 10);
 	return ss;
 }
 
@@ -31,5 +31,5 @@ void hk_superslab_destroy(hk_superslab *ss)
 	hk_registry_remove(ss, size);
 	hk_os_unmap(ss, size);
 	hk_stats_superslab_released(size);
-	HK_DEBUG("superslab", "released %p", (void *)ss);
+	HK_DEBUG(HK_LOG_SUPERSLAB, "released %p", (void *)ss);
 }

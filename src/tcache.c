@@ -4,6 +4,7 @@
 
 #include "large.h"
 #include "log.h"
+#include "options.h"
 #include "pool.h"
 #include "remote.h"
 #include "stats.h"
@@ -22,12 +23,12 @@ static void free_slow(void *p, uintptr_t e);
 
 HK_COLD static void report_invalid(const char *what, const void *p)
 {
-	hk_fatal("%s: %p was not returned by malloc (or was already freed)", what, p);
+	hk_misuse("%s: %p was not returned by malloc (or was already freed)", what, p);
 }
 
 HK_COLD static void report_double_free(const void *p)
 {
-	hk_fatal("free(): double free of %p", p);
+	hk_misuse("free(): double free of %p", p);
 }
 
 static void list_of(hk_heap *h, hk_slab *s, hk_slab ***head)
@@ -51,8 +52,11 @@ static void move_to(hk_heap *h, hk_slab *s, unsigned where)
 
 void hk_slab_emptied(hk_heap *h, hk_slab *s)
 {
-	if (s->where == HK_WHERE_CUR)
-		return;
+	if (s->where == HK_WHERE_CUR) {
+		if (HK_OPT(thread_cache))
+			return;
+		h->cur[s->cls] = &hk_empty_slab;
+	}
 	move_to(h, s, HK_WHERE_NONE);
 	hk_pool_release(s);
 }
@@ -63,6 +67,7 @@ static void free_local(hk_heap *h, hk_slab *s, hk_block *b)
 	b->next = s->free;
 	s->free = b;
 	s->used--;
+	h->local_frees++;
 	if (s->where == HK_WHERE_FULL)
 		move_to(h, s, HK_WHERE_PARTIAL);
 	if (s->used == 0)
@@ -147,21 +152,29 @@ void hk_free_slow(void *p, uintptr_t e)
 
 static void free_slow(void *p, uintptr_t e)
 {
-	if (!e)
+	if (!e) {
 		report_invalid("free()", p);
+		return;
+	}
 	if (e & HK_REG_LARGE) {
 		hk_large *l = hk_large_of(e, p);
-		if (!l)
+		if (!l) {
 			report_invalid("free()", p);
+			return;
+		}
 		hk_large_free(l);
 		return;
 	}
 	hk_slab *s = hk_superslab_slab_of(e, p);
-	if (!s || !s->block_size || !hk_slab_is_block(s, p))
+	if (!s || !s->block_size || !hk_slab_is_block(s, p)) {
 		report_invalid("free()", p);
+		return;
+	}
 	hk_block *b = p;
-	if (b->key == hk_free_key)
+	if (b->key == hk_free_key) {
 		report_double_free(p);
+		return;
+	}
 	b->key = hk_free_key;
 	hk_free_block(hk_tls_heap, s, b);
 }
@@ -231,6 +244,8 @@ void *hk_alloc_slow(unsigned cls, bool *zeroed)
 		}
 	}
 	hk_heap_collect(h);
+	if (HK_UNLIKELY(HK_OPT(trim_interval_ms)))
+		hk_thread_maybe_trim();
 	for (;;) {
 		hk_slab *s = h->cur[cls];
 		if (s != &hk_empty_slab) {
@@ -258,20 +273,19 @@ size_t hk_block_usable(const void *p, const char *what, hk_large **large)
 {
 	uintptr_t e = hk_registry_lookup(p);
 	*large = NULL;
-	if (!e)
-		report_invalid(what, p);
 	if (e & HK_REG_LARGE) {
 		hk_large *l = hk_large_of(e, p);
-		if (!l)
-			report_invalid(what, p);
-		*large = l;
-		return hk_large_usable(l);
+		if (l) {
+			*large = l;
+			return hk_large_usable(l);
+		}
+	} else if (e) {
+		hk_slab *s = hk_superslab_slab_of(e, p);
+		const uintptr_t *key = &((const hk_block *)p)->key;
+		if (s && s->block_size && hk_slab_is_block(s, p) &&
+		    (HK_UNLIKELY(hk_vg_on) ? hk_vg_peek(key) : *key) != hk_free_key)
+			return s->block_size;
 	}
-	hk_slab *s = hk_superslab_slab_of(e, p);
-	if (!s || !s->block_size || !hk_slab_is_block(s, p))
-		report_invalid(what, p);
-	const uintptr_t *key = &((const hk_block *)p)->key;
-	if ((HK_UNLIKELY(hk_vg_on) ? hk_vg_peek(key) : *key) == hk_free_key)
-		report_invalid(what, p);
-	return s->block_size;
+	report_invalid(what, p);
+	return 0;
 }

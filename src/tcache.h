@@ -23,6 +23,7 @@ typedef struct hk_heap {
 	bool live;			/* a thread uses it */
 	bool exiting;			/* abandoning: do not park slabs */
 	uint32_t remote_since_collect;
+	uint64_t local_frees;		/* fast path; read racily by statistics */
 	_Atomic uint64_t remote_frees;	/* counted by the owner */
 	/* Remote frees into parked slabs, pushed by other threads. */
 	_Atomic(hk_block *) delayed __attribute__((aligned(HK_CACHELINE)));
@@ -41,9 +42,9 @@ void *hk_alloc_slow(unsigned cls, bool *zeroed);
 void hk_free_slow(void *p, uintptr_t entry);
 void hk_slab_emptied(hk_heap *h, hk_slab *s);
 
-/* Usable size of the block p; aborts naming the caller (what) if p is not
- * a live block hakmem returned. *large is set to its header, or NULL for
- * a small block. */
+/* Usable size of the block p, and *large set to its header (NULL for a
+ * small block). If p is not a live block hakmem returned, reports misuse
+ * naming the caller (what) and, when that returns, gives 0. */
 size_t hk_block_usable(const void *p, const char *what, struct hk_large **large);
 
 /* Free one block whose key is already set, from heap h (which may be
@@ -80,6 +81,7 @@ HK_INLINE void hk_free_fast(void *p)
 				b->next = f;
 				b->key = hk_free_key;
 				s->free = b;
+				h->local_frees++;
 				if (HK_UNLIKELY(--s->used == 0))
 					hk_slab_emptied(h, s);
 				return;

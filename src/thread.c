@@ -5,14 +5,17 @@
 #include <sched.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "lock.h"
+#include "os.h"
 #include "log.h"
 #include "meta.h"
 #include "options.h"
 #include "pool.h"
 #include "registry.h"
 #include "remote.h"
+#include "signals.h"
 #include "vg.h"
 
 bool hk_vg_on;
@@ -59,6 +62,7 @@ void hk_global_init(void)
 	if (getauxval(AT_PAGESZ) != HK_PAGE_SIZE)
 		hk_fatal("unsupported page size %lu", getauxval(AT_PAGESZ));
 	hk_options_init();
+	hk_signals_update();
 	hk_free_key = random_key();
 	hk_vg_on = HK_VG_RUNNING();
 	/* The key comes first: pthread_atfork may itself allocate. */
@@ -103,6 +107,7 @@ hk_heap *hk_thread_attach(void)
 	reset_heap(h);
 	h->live = true;
 	hk_tls_heap = h;
+	HK_DEBUG(HK_LOG_THREAD, "heap %p for thread %lu", (void *)h, (unsigned long)pthread_self());
 	pthread_setspecific(heap_key, h);
 	/* Blocks delivered after the heap's previous thread left. */
 	hk_heap_collect(h);
@@ -117,6 +122,8 @@ static void abandon_slab(hk_heap *h, hk_slab *s)
 		hk_pool_release(s);
 		return;
 	}
+	HK_DEBUG(HK_LOG_THREAD, "slab %p abandoned with %u blocks in use", (void *)s->start,
+		 s->used);
 	hk_lock(&abandoned_lock);
 	s->where = HK_WHERE_ABANDONED;
 	atomic_store_explicit(&s->owner, NULL, memory_order_release);
@@ -167,6 +174,8 @@ static void heap_abandon(hk_heap *h)
 static void thread_exit(void *arg)
 {
 	hk_heap *h = arg;
+	HK_DEBUG(HK_LOG_THREAD, "thread %lu exits, heap %p abandoned", (unsigned long)pthread_self(),
+		 (void *)h);
 	heap_abandon(h);
 	hk_tls_heap = &hk_empty_heap;
 	hk_lock(&heaps_lock);
@@ -234,6 +243,87 @@ void hk_thread_collect_orphans(hk_heap *h)
 		hk_free_block(h, hk_superslab_slab_of(e, list), list);
 		list = next;
 	}
+}
+
+static void flush_slab(hk_heap *h, hk_slab *s)
+{
+	unsigned cls = s->cls;
+	if (h->cur[cls] == s) {
+		h->cur[cls] = &hk_empty_slab;
+		s->where = HK_WHERE_NONE;
+		hk_slab_list_push(&h->partial[cls], s);
+		s->where = HK_WHERE_PARTIAL;
+	}
+	hk_remote_splice(s, hk_remote_drain_park(s));
+	if (s->used == 0) {
+		hk_slab_list_remove(s->where == HK_WHERE_FULL ? &h->full[cls] : &h->partial[cls], s);
+		s->where = HK_WHERE_NONE;
+		hk_pool_release(s);
+	}
+}
+
+void hk_thread_flush(void)
+{
+	hk_heap *h = hk_tls_heap;
+	if (h == &hk_empty_heap)
+		return;
+	hk_heap_collect(h);
+	each_slab(h, flush_slab);
+}
+
+/* Abandoned slabs whose blocks were all freed remotely since: nobody owns
+ * them, so under the abandoned lock this thread may drain them. */
+static void release_empty_abandoned(void)
+{
+	hk_slab *empty = NULL;
+	hk_lock(&abandoned_lock);
+	for (unsigned c = 0; c < HK_NCLASSES; c++) {
+		hk_slab *s = abandoned[c];
+		while (s) {
+			hk_slab *next = s->next;
+			hk_remote_splice(s, hk_remote_drain(s));
+			if (s->used == 0) {
+				hk_slab_list_remove(&abandoned[c], s);
+				atomic_fetch_sub_explicit(&abandoned_count[c], 1, memory_order_relaxed);
+				s->where = HK_WHERE_NONE;
+				s->next = empty;
+				empty = s;
+			}
+			s = next;
+		}
+	}
+	hk_unlock(&abandoned_lock);
+	while (empty) {
+		hk_slab *next = empty->next;
+		hk_pool_release(empty);
+		empty = next;
+	}
+}
+
+size_t hk_thread_trim(void)
+{
+	uint64_t before = hk_os_mapped_bytes();
+	hk_thread_flush();
+	hk_thread_collect_orphans(hk_tls_heap);
+	release_empty_abandoned();
+	size_t decommitted = hk_pool_trim();
+	uint64_t after = hk_os_mapped_bytes();
+	HK_DEBUG(HK_LOG_THREAD, "trim: %llu bytes unmapped, %zu decommitted",
+		 (unsigned long long)(before > after ? before - after : 0), decommitted);
+	return (before > after ? before - after : 0) + decommitted;
+}
+
+void hk_thread_maybe_trim(void)
+{
+	static _Atomic uint64_t last_ms;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t last = atomic_load_explicit(&last_ms, memory_order_relaxed);
+	if (now - last < HK_OPT(trim_interval_ms))
+		return;
+	if (atomic_compare_exchange_strong(&last_ms, &last, now))
+		hk_thread_trim();
 }
 
 uint64_t hk_thread_sum(size_t offset)

@@ -25,6 +25,20 @@ hk_slab *hk_thread_adopt_any(hk_heap *h, unsigned cls);
 /* Free the blocks delivered to heaps whose threads have exited. */
 void hk_thread_collect_orphans(hk_heap *h);
 
+/* Give the calling thread's memory back: process deliveries, drain every
+ * slab it owns, release the empty ones (current slabs included) and leave
+ * the others parked. */
+void hk_thread_flush(void);
+
+/* Release all memory that can be released: the calling thread's caches,
+ * emptied slabs of exited threads, blocks delivered to exited threads,
+ * every empty SuperSlab (the reserve too) and the pages of free slots.
+ * Returns the bytes given back to the OS. */
+size_t hk_thread_trim(void);
+
+/* Run hk_thread_trim if trim_interval_ms has passed since the last one. */
+void hk_thread_maybe_trim(void);
+
 /* Sum a per-heap counter (at offsetof(hk_heap, field)) over all heaps. */
 uint64_t hk_thread_sum(size_t offset);
 

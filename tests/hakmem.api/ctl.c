@@ -15,7 +15,7 @@
 static const char *const stat_names[] = {
 	"stats.superslabs.live", "stats.superslabs.created",
 	"stats.superslabs.released", "stats.mappings", "stats.mapped",
-	"stats.large.live", "stats.remote_frees",
+	"stats.large.live", "stats.frees.remote",
 };
 #define NSTATS (sizeof stat_names / sizeof stat_names[0])
 
@@ -235,7 +235,7 @@ static void check_remote_frees(void)
 	struct remote rm = { .mu = PTHREAD_MUTEX_INITIALIZER,
 			     .cv = PTHREAD_COND_INITIALIZER };
 	pthread_t t;
-	uint64_t before = get("stats.remote_frees");
+	uint64_t before = get("stats.frees.remote");
 
 	if (pthread_create(&t, NULL, owner_thread, &rm) != 0) {
 		FAILED("pthread_create");
@@ -247,18 +247,18 @@ static void check_remote_frees(void)
 	pthread_mutex_unlock(&rm.mu);
 	for (int i = 0; i < 256; i++)
 		free(rm.blk[i]);
-	uint64_t after = get("stats.remote_frees");
+	uint64_t after = get("stats.frees.remote");
 	pthread_mutex_lock(&rm.mu);
 	rm.stage = 2;
 	pthread_cond_broadcast(&rm.cv);
 	pthread_mutex_unlock(&rm.mu);
 	pthread_join(t, NULL);
-	hk_note("stats.remote_frees %" PRIu64 " -> %" PRIu64, before, after);
+	hk_note("stats.frees.remote %" PRIu64 " -> %" PRIu64, before, after);
 	CHECK(after > before,
-	      "freeing another thread's blocks increments stats.remote_frees "
+	      "freeing another thread's blocks increments stats.frees.remote "
 	      "(%" PRIu64 " -> %" PRIu64 ")", before, after);
 	CHECK(after - before <= 256,
-	      "stats.remote_frees grew by at most the 256 remote frees (%"
+	      "stats.frees.remote grew by at most the 256 remote frees (%"
 	      PRIu64 ")", after - before);
 }
 

@@ -8,7 +8,7 @@
  * allocated by another thread, is verified and freed.  Some steps realloc a
  * slot's block in place of the swap, or just free one.  Checks: no
  * corruption, no NULL, alignment honoured, calloc zeroed, and
- * stats.remote_frees grew. */
+ * stats.frees.remote grew. */
 /* hakmem-test: timeout 120 */
 #include "../lib/check.h"
 
@@ -200,9 +200,9 @@ int main(void)
 	struct tstats tot = { 0 };
 	double secs = hk_quick() ? 0.3 : 4.0;
 	uint64_t rf0 = 0, rf1 = 0;
-	bool have = hk_stat("stats.remote_frees", &rf0);
+	bool have = hk_stat("stats.frees.remote", &rf0);
 
-	CHECK(have, "stats.remote_frees readable through hakmem_ctl");
+	CHECK(have, "stats.frees.remote readable through hakmem_ctl");
 	nslots = (size_t)hk_scale(2048, 512);
 	slots = calloc(nslots, sizeof *slots);
 	if (!CHECK(slots != NULL, "allocate slot array"))
@@ -232,7 +232,7 @@ int main(void)
 		tot.dirty_calloc += st[i].dirty_calloc;
 	}
 	if (have)
-		hk_stat("stats.remote_frees", &rf1);
+		hk_stat("stats.frees.remote", &rf1);
 
 	/* The main thread frees what is left: all cross-thread. */
 	struct tstats mainst = { .id = 0 };
@@ -246,7 +246,7 @@ int main(void)
 		"%lu reallocs, rss %ld KiB, peak %ld KiB",
 		secs, tot.ops, tot.allocs, tot.frees, tot.cross_frees,
 		tot.reallocs, rss, hk_peak_rss_kb());
-	hk_note("stats.remote_frees %" PRIu64 " -> %" PRIu64, rf0, rf1);
+	hk_note("stats.frees.remote %" PRIu64 " -> %" PRIu64, rf0, rf1);
 
 	CHECK(tot.ops > 1000, "workers made progress (%lu ops)", tot.ops);
 	CHECK(tot.corrupt == 0, "no block corrupted (%lu corrupt)",
@@ -259,7 +259,7 @@ int main(void)
 	CHECK(tot.cross_frees > 0, "the test did free blocks across threads");
 	if (have)
 		CHECK(rf1 > rf0,
-		      "stats.remote_frees grew (%" PRIu64 " -> %" PRIu64
+		      "stats.frees.remote grew (%" PRIu64 " -> %" PRIu64
 		      ", %lu cross-thread frees made)", rf0, rf1,
 		      tot.cross_frees);
 	free(slots);

@@ -85,7 +85,7 @@ int main(void)
 		return hk_done();
 
 	uint64_t live0 = hk_stat_req("stats.superslabs.live");
-	uint64_t remote0 = hk_stat_req("stats.remote_frees");
+	uint64_t remote0 = hk_stat_req("stats.frees.remote");
 	pthread_t pt, ct;
 	pthread_create(&pt, NULL, producer, NULL);
 	pthread_create(&ct, NULL, consumer, NULL);
@@ -93,7 +93,7 @@ int main(void)
 	uint64_t live_full = hk_stat_req("stats.superslabs.live");
 	wait_stage(3);
 	uint64_t live_after = hk_stat_req("stats.superslabs.live");
-	uint64_t remote = hk_stat_req("stats.remote_frees") - remote0;
+	uint64_t remote = hk_stat_req("stats.frees.remote") - remote0;
 	hk_note("superslabs live: %llu before, %llu with %zu MiB allocated, %llu after the remote frees",
 		(unsigned long long)live0, (unsigned long long)live_full, bytes >> 20,
 		(unsigned long long)live_after);

@@ -1,0 +1,130 @@
+/* The glibc extras that programs call on their allocator: malloc_trim,
+ * malloc_stats, mallinfo, mallinfo2, mallopt and malloc_info, answered by
+ * the engine. */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "options.h"
+#include "os.h"
+#include "stats.h"
+#include "thread.h"
+
+HK_EXPORT int malloc_trim(size_t pad)
+{
+	(void)pad;
+	return hk_thread_trim() > 0;
+}
+
+HK_EXPORT void malloc_stats(void)
+{
+	hk_stats_print(2);
+}
+
+HK_EXPORT struct mallinfo2 mallinfo2(void)
+{
+	hk_stats_refresh();
+	struct hk_stats_snapshot s;
+	hk_stats_snapshot(&s);
+	uint64_t large = hk_stats_get(&hk_gstats.large_bytes);
+	uint64_t small_mapped = hk_os_mapped_bytes() - large;
+	uint64_t small_used = s.allocated - large;
+	struct mallinfo2 mi = {
+		.arena = small_mapped,				/* bytes mapped for slabs */
+		.ordblks = hk_stats_get(&hk_gstats.ss_live),	/* SuperSlabs */
+		.hblks = hk_stats_get(&hk_gstats.large_live),	/* large mappings */
+		.hblkhd = large,				/* bytes in them */
+		.uordblks = small_used,				/* small bytes in use */
+		.fordblks = small_mapped > small_used ? small_mapped - small_used : 0,
+	};
+	return mi;
+}
+
+static int clamp(size_t v)
+{
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+HK_EXPORT struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m = mallinfo2();
+	struct mallinfo mi = {
+		.arena = clamp(m.arena),
+		.ordblks = clamp(m.ordblks),
+		.hblks = clamp(m.hblks),
+		.hblkhd = clamp(m.hblkhd),
+		.uordblks = clamp(m.uordblks),
+		.fordblks = clamp(m.fordblks),
+	};
+	return mi;
+}
+
+/* The parameters with a meaning here; the rest are accepted by glibc only
+ * and return 0 (failure), as mallopt does for an unknown parameter. */
+HK_EXPORT int mallopt(int param, int value)
+{
+	switch (param) {
+	case M_TRIM_THRESHOLD:
+		/* A negative threshold turns trimming off in glibc. */
+		__atomic_store_n(&hk_opt.trim, value >= 0, __ATOMIC_RELAXED);
+		return 1;
+	case M_CHECK_ACTION:
+		/* Bit 1 asks glibc to abort on detected corruption. */
+		__atomic_store_n(&hk_opt.misuse, (value & 2) ? HK_MISUSE_ABORT : HK_MISUSE_REPORT,
+				 __ATOMIC_RELAXED);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* malloc_info's contract is to write to a stdio stream. The text is
+ * formatted on the stack and handed over with fwrite, outside any engine
+ * lock, so the stream may allocate its buffer through malloc safely. */
+static void put(FILE *fp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(FILE *fp, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = hk_vfmt(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fwrite(buf, 1, n, fp);
+}
+
+HK_EXPORT int malloc_info(int options, FILE *fp)
+{
+	if (options != 0 || !fp) {
+		errno = EINVAL;
+		return -1;
+	}
+	hk_stats_refresh();
+	struct hk_stats_snapshot s;
+	hk_stats_snapshot(&s);
+	put(fp, "<malloc version=\"hakmem-%s\">\n", PACKAGE_VERSION);
+	put(fp, "<sizes>\n");
+	for (unsigned c = 0; c < HK_NCLASSES; c++)
+		if (s.class_slabs[c])
+			put(fp, "  <size from=\"%u\" to=\"%u\" total=\"%llu\" count=\"%llu\"/>\n",
+			    c ? (unsigned)hk_class_size(c - 1) + 1 : 1, (unsigned)hk_class_size(c),
+			    (unsigned long long)(s.class_blocks[c] * hk_class_size(c)),
+			    (unsigned long long)s.class_blocks[c]);
+	put(fp, "</sizes>\n");
+	put(fp, "<total type=\"superslabs\" count=\"%llu\" size=\"%llu\"/>\n",
+	    (unsigned long long)hk_stats_get(&hk_gstats.ss_live),
+	    (unsigned long long)(hk_os_mapped_bytes() - hk_stats_get(&hk_gstats.large_bytes)));
+	put(fp, "<total type=\"mmap\" count=\"%llu\" size=\"%llu\"/>\n",
+	    (unsigned long long)hk_stats_get(&hk_gstats.large_live),
+	    (unsigned long long)hk_stats_get(&hk_gstats.large_bytes));
+	put(fp, "<system type=\"current\" size=\"%llu\"/>\n",
+	    (unsigned long long)hk_os_mapped_bytes());
+	put(fp, "<aspace type=\"total\" size=\"%llu\"/>\n", (unsigned long long)hk_os_mapped_bytes());
+	put(fp, "</malloc>\n");
+	return 0;
+}
