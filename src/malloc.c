@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "hakmem.h"
+#include "foreign.h"
 #include "large.h"
+#include "log.h"
 #include "size_class.h"
 #include "tcache.h"
 #include "thread.h"
@@ -116,6 +118,8 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 		hakmem_free(p);
 		return NULL;
 	}
+	if (HK_UNLIKELY(!hk_registry_lookup(p)) && hk_foreign_usable(p))
+		return hk_foreign_realloc(p, size, hakmem_malloc);
 	hk_large *l;
 	size_t old = hk_block_usable(p, "realloc()", &l);
 	if (HK_UNLIKELY(!old)) {
@@ -198,17 +202,34 @@ HK_EXPORT size_t hakmem_malloc_usable_size(void *p)
 	return p ? usable(p) : 0;
 }
 
+/* A size larger than the block is certainly wrong; a smaller one may be
+ * right (realloc keeps a block that shrinks by less than half). */
+static bool check_size(void *p, size_t size, const char *what)
+{
+	hk_large *l;
+	if (!p)
+		return true;
+	size_t usable = hk_block_usable(p, what, &l);
+	if (!usable)
+		return false;
+	if (size > usable)
+		hk_misuse("%s: size %zu is larger than the block %p (%zu bytes)", what, size, p,
+			  usable);
+	return true;
+}
+
 HK_EXPORT void hakmem_free_sized(void *p, size_t size)
 {
-	(void)size;
-	hakmem_free(p);
+	if (check_size(p, size, "free_sized()"))
+		hakmem_free(p);
 }
 
 HK_EXPORT void hakmem_free_aligned_sized(void *p, size_t align, size_t size)
 {
-	(void)align;
-	(void)size;
-	hakmem_free(p);
+	if (p && align && ((uintptr_t)p & (align - 1)))
+		hk_misuse("free_aligned_sized(): %p is not aligned to %zu", p, align);
+	if (check_size(p, size, "free_aligned_sized()"))
+		hakmem_free(p);
 }
 
 /* The unprefixed names. A build of the engine for sanitizer tests defines

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 
+#include "foreign.h"
 #include "large.h"
 #include "log.h"
 #include "options.h"
@@ -153,7 +154,8 @@ void hk_free_slow(void *p, uintptr_t e)
 static void free_slow(void *p, uintptr_t e)
 {
 	if (!e) {
-		report_invalid("free()", p);
+		if (!hk_foreign_free(p))
+			report_invalid("free()", p);
 		return;
 	}
 	if (e & HK_REG_LARGE) {
@@ -279,7 +281,11 @@ size_t hk_block_usable(const void *p, const char *what, hk_large **large)
 			*large = l;
 			return hk_large_usable(l);
 		}
-	} else if (e) {
+	} else if (!e) {
+		size_t n = hk_foreign_usable(p);
+		if (n)
+			return n;
+	} else {
 		hk_slab *s = hk_superslab_slab_of(e, p);
 		const uintptr_t *key = &((const hk_block *)p)->key;
 		if (s && s->block_size && hk_slab_is_block(s, p) &&

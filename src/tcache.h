@@ -43,8 +43,9 @@ void hk_free_slow(void *p, uintptr_t entry);
 void hk_slab_emptied(hk_heap *h, hk_slab *s);
 
 /* Usable size of the block p, and *large set to its header (NULL for a
- * small block). If p is not a live block hakmem returned, reports misuse
- * naming the caller (what) and, when that returns, gives 0. */
+ * small block or a block of the C library's malloc, see foreign.h). If p
+ * is not a live block, reports misuse naming the caller (what) and, when
+ * that returns, gives 0. */
 size_t hk_block_usable(const void *p, const char *what, struct hk_large **large);
 
 /* Free one block whose key is already set, from heap h (which may be

@@ -29,6 +29,11 @@ static struct slot *slots;
 static size_t nslots;
 static pthread_mutex_t locks[NLOCKS];
 static double deadline;
+/* Under Valgrind the threads run one at a time, in long slices: the test
+ * runs past its deadline (up to 30 s more) until threads have freed each
+ * other's blocks at least MIN_CROSS times. */
+#define MIN_CROSS 200
+static _Atomic unsigned long cross_total;
 
 struct tstats {
 	unsigned long ops, allocs, frees, cross_frees, reallocs;
@@ -107,8 +112,10 @@ static void release(struct tstats *st, struct slot *s)
 	long off = hk_verify(s->p, s->n, 0);
 	if (off >= 0)
 		report_corrupt(st, s->p, s->n, off, "before free");
-	if (s->owner != st->id)
+	if (s->owner != st->id) {
 		st->cross_frees++;
+		cross_total++;
+	}
 	free(s->p);
 	st->frees++;
 }
@@ -119,7 +126,8 @@ static void *worker(void *arg)
 	hk_rng r;
 
 	hk_rng_seed(&r, 1000 + (uint64_t)st->id);
-	while (hk_now() < deadline) {
+	while (hk_now() < deadline ||
+	       (cross_total < MIN_CROSS && hk_now() < deadline + 30)) {
 		for (int burst = 0; burst < 64; burst++) {
 			size_t idx = hk_rng_range(&r, 0, nslots - 1);
 			pthread_mutex_t *mu = &locks[idx % NLOCKS];
