@@ -57,6 +57,7 @@ GLOBAL(ss_created, ss_created)
 GLOBAL(ss_released, ss_released)
 GLOBAL(large_live, large_live)
 GLOBAL(large_bytes, large_bytes)
+GLOBAL(large_cached, large_cached)
 
 static uint64_t mappings(const struct ctl_item *it)
 {
@@ -166,6 +167,7 @@ static const struct ctl_entry fixed[] = {
 	{ "stats.superslabs.released", CTL_U64, ss_released, NULL, NULL },
 	{ "stats.large.live", CTL_U64, large_live, NULL, NULL },
 	{ "stats.large.bytes", CTL_U64, large_bytes, NULL, NULL },
+	{ "stats.large.cached", CTL_U64, large_cached, NULL, NULL },
 	{ "stats.frees.local", CTL_U64, local_frees, NULL, NULL },
 	{ "stats.frees.remote", CTL_U64, remote_frees, NULL, NULL },
 	{ "stats.classes.count", CTL_U64, nclasses, NULL, NULL },

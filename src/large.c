@@ -1,7 +1,11 @@
 #include "large.h"
 
 #include <errno.h>
+#include <string.h>
 
+#include "lock.h"
+#include "log.h"
+#include "options.h"
 #include "os.h"
 #include "stats.h"
 
@@ -13,7 +17,111 @@ static size_t map_size_for(size_t offset, size_t size)
 	return hk_align_up(offset + (size ? size : 1), HK_PAGE_SIZE);
 }
 
-void *hk_large_alloc(size_t size, size_t align)
+/* Freed large mappings kept for reuse, so that a program churning large
+ * blocks does not pay for mmap, munmap and page faults each time. Bounded
+ * by HK_LARGE_CACHE_SLOTS entries and by a byte budget: half the large
+ * bytes in use, at least HK_LARGE_CACHE_MIN, at most the option
+ * large_cache (0 turns the cache off); the oldest entry goes first, and
+ * trim empties it. Cached headers carry HK_LARGE_CACHED, so a second free
+ * of the block is caught. */
+#define HK_LARGE_CACHE_SLOTS 16
+#define HK_LARGE_CACHE_MIN ((size_t)8 << 20)
+
+static hk_lock_t cache_lock = HK_LOCK_INIT;
+static hk_large *cache[HK_LARGE_CACHE_SLOTS];	/* oldest first */
+static size_t cache_len, cache_bytes;
+
+static size_t cache_budget(void)
+{
+	size_t max = (size_t)HK_OPT(large_cache);
+	size_t b = (size_t)hk_stats_get(&hk_gstats.large_bytes) / 2;
+	b = b < HK_LARGE_CACHE_MIN ? HK_LARGE_CACHE_MIN : b;
+	return b > max ? max : b;
+}
+
+static void cache_take(size_t i)
+{
+	cache_bytes -= cache[i]->map_size;
+	memmove(&cache[i], &cache[i + 1], (cache_len - i - 1) * sizeof cache[0]);
+	cache_len--;
+}
+
+static void unmap(hk_large *l)
+{
+	hk_registry_remove(l, l->map_size);
+	hk_os_unmap(l, l->map_size);
+}
+
+/* A cached mapping of at least map_size bytes aligned to map_align, cut to
+ * map_size (with at most an eighth more kept), or NULL. */
+static hk_large *cache_get(size_t map_size, size_t map_align)
+{
+	hk_large *l = NULL;
+	hk_lock(&cache_lock);
+	for (size_t i = cache_len; i-- > 0;) {
+		hk_large *c = cache[i];
+		if (c->map_size >= map_size && c->map_size <= 2 * map_size && c->align >= map_align) {
+			l = c;
+			cache_take(i);
+			break;
+		}
+	}
+	hk_stats_add(&hk_gstats.large_cached, -(int64_t)(l ? l->map_size : 0));
+	hk_unlock(&cache_lock);
+	if (l && l->map_size > map_size + map_size / 8 && hk_os_resize(l, l->map_size, map_size)) {
+		hk_registry_remove((char *)l + map_size, l->map_size - map_size);
+		hk_registry_add(l, map_size, HK_REG_LARGE);
+		l->map_size = map_size;
+	}
+	return l;
+}
+
+/* Keep l for reuse if the budget allows; returns false if not. */
+static bool cache_put(hk_large *l)
+{
+	hk_large *evicted[HK_LARGE_CACHE_SLOTS];
+	size_t nevicted = 0;
+	size_t budget = cache_budget();
+	if (l->map_size > budget)
+		return false;
+	hk_lock(&cache_lock);
+	while (cache_len && (cache_len == HK_LARGE_CACHE_SLOTS || cache_bytes + l->map_size > budget)) {
+		evicted[nevicted++] = cache[0];
+		cache_take(0);
+	}
+	bool kept = cache_len < HK_LARGE_CACHE_SLOTS && cache_bytes + l->map_size <= budget;
+	if (kept) {
+		l->magic = HK_LARGE_CACHED;
+		cache[cache_len++] = l;
+		cache_bytes += l->map_size;
+		hk_stats_add(&hk_gstats.large_cached, (int64_t)l->map_size);
+	}
+	for (size_t i = 0; i < nevicted; i++)
+		hk_stats_add(&hk_gstats.large_cached, -(int64_t)evicted[i]->map_size);
+	hk_unlock(&cache_lock);
+	for (size_t i = 0; i < nevicted; i++)
+		unmap(evicted[i]);
+	return kept;
+}
+
+size_t hk_large_trim(void)
+{
+	hk_large *all[HK_LARGE_CACHE_SLOTS];
+	size_t n, bytes = 0;
+	hk_lock(&cache_lock);
+	n = cache_len;
+	memcpy(all, cache, n * sizeof all[0]);
+	cache_len = 0;
+	bytes = cache_bytes;
+	cache_bytes = 0;
+	hk_stats_add(&hk_gstats.large_cached, -(int64_t)bytes);
+	hk_unlock(&cache_lock);
+	for (size_t i = 0; i < n; i++)
+		unmap(all[i]);
+	return bytes;
+}
+
+void *hk_large_alloc(size_t size, size_t align, bool *zeroed)
 {
 	size_t offset = align > HK_LARGE_HEADER ? align : HK_LARGE_HEADER;
 	size_t map_align = align > HK_CHUNK_SIZE ? align : HK_CHUNK_SIZE;
@@ -22,30 +130,39 @@ void *hk_large_alloc(size_t size, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	hk_large *l = hk_os_map(map_size, map_align);
-	if (!l)
-		return NULL;
-	if (!hk_registry_add(l, map_size, HK_REG_LARGE)) {
-		hk_os_unmap(l, map_size);
-		errno = ENOMEM;
-		return NULL;
+	hk_large *l = cache_get(map_size, map_align);
+	if (zeroed)
+		*zeroed = !l;
+	if (!l) {
+		l = hk_os_map(map_size, map_align);
+		if (!l && hk_large_trim())
+			l = hk_os_map(map_size, map_align);
+		if (!l)
+			return NULL;
+		if (!hk_registry_add(l, map_size, HK_REG_LARGE)) {
+			hk_os_unmap(l, map_size);
+			errno = ENOMEM;
+			return NULL;
+		}
+		l->map_size = map_size;
+		l->align = map_align;
+		HK_DEBUG(HK_LOG_LARGE, "mapped %p, %zu bytes", (void *)l, map_size);
 	}
 	l->magic = HK_LARGE_MAGIC;
-	l->map_size = map_size;
 	l->offset = offset;
-	l->align = map_align;
 	hk_stats_add(&hk_gstats.large_live, 1);
-	hk_stats_add(&hk_gstats.large_bytes, (int64_t)map_size);
+	hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size);
 	return (char *)l + offset;
 }
 
 void hk_large_free(hk_large *l)
 {
-	size_t size = l->map_size;
 	hk_stats_add(&hk_gstats.large_live, -1);
-	hk_stats_add(&hk_gstats.large_bytes, -(int64_t)size);
-	hk_registry_remove(l, size);
-	hk_os_unmap(l, size);
+	hk_stats_add(&hk_gstats.large_bytes, -(int64_t)l->map_size);
+	if (!cache_put(l)) {
+		HK_DEBUG(HK_LOG_LARGE, "unmapped %p, %zu bytes", (void *)l, l->map_size);
+		unmap(l);
+	}
 }
 
 void *hk_large_realloc(hk_large *l, size_t size)
@@ -98,4 +215,19 @@ void *hk_large_realloc(hk_large *l, size_t size)
 	dst->map_size = new;
 	hk_stats_add(&hk_gstats.large_bytes, (int64_t)new - (int64_t)old);
 	return (char *)dst + dst->offset;
+}
+
+void hk_large_fork_prepare(void)
+{
+	hk_lock(&cache_lock);
+}
+
+void hk_large_fork_parent(void)
+{
+	hk_unlock(&cache_lock);
+}
+
+void hk_large_fork_child(void)
+{
+	hk_lock_reset(&cache_lock);
 }

@@ -1,7 +1,8 @@
 /* Allocations above HK_SMALL_MAX (or with alignment a slab cannot give):
  * each has its own mapping, starting on a registry chunk boundary with a
- * small header, and goes back to the OS on free. realloc resizes the
- * mapping in place or moves its pages with mremap, never copying. */
+ * small header. A freed one is kept for reuse within a small budget, else
+ * goes back to the OS. realloc resizes the mapping in place or moves its
+ * pages with mremap, never copying. */
 #ifndef HK_LARGE_H
 #define HK_LARGE_H
 
@@ -9,6 +10,7 @@
 #include "registry.h"
 
 #define HK_LARGE_MAGIC 0x484b4c47u /* "HKLG" */
+#define HK_LARGE_CACHED 0x484b4c43u /* "HKLC": freed, kept for reuse */
 #define HK_LARGE_HEADER ((size_t)64)
 
 typedef struct hk_large {
@@ -18,15 +20,24 @@ typedef struct hk_large {
 	size_t align;		/* alignment of the mapping */
 } hk_large;
 
-/* NULL with errno = ENOMEM on failure. align is a power of two. */
-void *hk_large_alloc(size_t size, size_t align);
+/* NULL with errno = ENOMEM on failure. align is a power of two. zeroed,
+ * when not NULL, is set to whether the block reads as zero (a fresh
+ * mapping, not one reused from the cache). */
+void *hk_large_alloc(size_t size, size_t align, bool *zeroed);
+
+/* Unmap the cached mappings; returns their bytes. */
+size_t hk_large_trim(void);
+
+void hk_large_fork_prepare(void);
+void hk_large_fork_parent(void);
+void hk_large_fork_child(void);
 
 /* The header of the large block p, given p's registry entry is a large
  * one; NULL if p is not exactly a block hakmem returned. */
 HK_INLINE hk_large *hk_large_of(uintptr_t entry, const void *p)
 {
 	hk_large *l = (hk_large *)(entry & ~HK_REG_LARGE);
-	return (const char *)l + l->offset == (const char *)p ? l : NULL;
+	return l->magic == HK_LARGE_MAGIC && (const char *)l + l->offset == (const char *)p ? l : NULL;
 }
 
 HK_INLINE size_t hk_large_usable(const hk_large *l)

@@ -53,7 +53,7 @@ static inline void *alloc(size_t size)
 {
 	if (HK_LIKELY(size <= HK_SMALL_MAX))
 		return hk_tcache_alloc(hk_size_class(size), NULL);
-	return hk_large_alloc(size, HK_MIN_ALIGN);
+	return hk_large_alloc(size, HK_MIN_ALIGN, NULL);
 }
 
 /* align is a power of two. */
@@ -63,7 +63,7 @@ static void *alloc_aligned(size_t align, size_t size)
 		return alloc(size);
 	if (size <= HK_SMALL_MAX && align <= HK_SLOT_SIZE)
 		return hk_tcache_alloc(hk_size_class_aligned(size, align), NULL);
-	return hk_large_alloc(size, align);
+	return hk_large_alloc(size, align, NULL);
 }
 
 HK_EXPORT void *hakmem_malloc(size_t size)
@@ -93,7 +93,7 @@ HK_EXPORT void *hakmem_calloc(size_t n, size_t size)
 	if (total <= HK_SMALL_MAX)
 		p = hk_tcache_alloc(hk_size_class(total), &zeroed);
 	else
-		p = hk_large_alloc(total, HK_MIN_ALIGN); /* fresh mappings read as zero */
+		p = hk_large_alloc(total, HK_MIN_ALIGN, &zeroed);
 	p = VG_ALLOCATED(p, zeroed);
 	if (p && !zeroed)
 		memset(p, 0, total);

@@ -118,3 +118,18 @@ __attribute__((destructor)) static void print_at_exit(void)
 	if (HK_OPT(stats_print))
 		hk_stats_print(2);
 }
+
+void hk_stats_fork_prepare(void)
+{
+	hk_lock(&snapshot_lock);
+}
+
+void hk_stats_fork_parent(void)
+{
+	hk_unlock(&snapshot_lock);
+}
+
+void hk_stats_fork_child(void)
+{
+	hk_lock_reset(&snapshot_lock);
+}

@@ -11,7 +11,7 @@
 
 struct hk_global_stats {
 	_Atomic uint64_t ss_live, ss_created, ss_released;
-	_Atomic uint64_t large_live, large_bytes;
+	_Atomic uint64_t large_live, large_bytes, large_cached;
 	_Atomic uint64_t remote_frees;	/* by threads that have no heap */
 };
 
@@ -52,6 +52,10 @@ void hk_stats_snapshot(struct hk_stats_snapshot *out);
 
 uint64_t hk_stats_local_frees(void);
 uint64_t hk_stats_remote_frees(void);
+
+void hk_stats_fork_prepare(void);
+void hk_stats_fork_parent(void);
+void hk_stats_fork_child(void);
 
 /* The readable table that stats_print writes at exit (and malloc_stats). */
 void hk_stats_print(int fd);

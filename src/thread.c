@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "large.h"
 #include "lock.h"
 #include "os.h"
 #include "log.h"
@@ -16,6 +17,7 @@
 #include "registry.h"
 #include "remote.h"
 #include "signals.h"
+#include "stats.h"
 #include "vg.h"
 
 bool hk_vg_on;
@@ -306,7 +308,7 @@ size_t hk_thread_trim(void)
 	hk_thread_flush();
 	hk_thread_collect_orphans(hk_tls_heap);
 	release_empty_abandoned();
-	size_t decommitted = hk_pool_trim();
+	size_t decommitted = hk_pool_trim() + hk_large_trim();
 	uint64_t after = hk_os_mapped_bytes();
 	HK_DEBUG(HK_LOG_THREAD, "trim: %llu bytes unmapped, %zu decommitted",
 		 (unsigned long long)(before > after ? before - after : 0), decommitted);
@@ -337,11 +339,14 @@ uint64_t hk_thread_sum(size_t offset)
 	return sum;
 }
 
-/* Lock order: heaps, abandoned, pool, registry, meta. */
+/* Lock order: statistics snapshot, heaps, abandoned, large cache, pool,
+ * registry, meta (the order in which the code nests them). */
 static void fork_prepare(void)
 {
+	hk_stats_fork_prepare();
 	hk_lock(&heaps_lock);
 	hk_lock(&abandoned_lock);
+	hk_large_fork_prepare();
 	hk_pool_fork_prepare();
 	hk_registry_fork_prepare();
 	hk_meta_fork_prepare();
@@ -352,8 +357,10 @@ static void fork_parent(void)
 	hk_meta_fork_parent();
 	hk_registry_fork_parent();
 	hk_pool_fork_parent();
+	hk_large_fork_parent();
 	hk_unlock(&abandoned_lock);
 	hk_unlock(&heaps_lock);
+	hk_stats_fork_parent();
 }
 
 /* The other threads' heaps stay as they were in the child: their lists may
@@ -364,6 +371,8 @@ static void fork_child(void)
 	hk_meta_fork_child();
 	hk_registry_fork_child();
 	hk_pool_fork_child();
+	hk_large_fork_child();
 	hk_lock_reset(&abandoned_lock);
 	hk_lock_reset(&heaps_lock);
+	hk_stats_fork_child();
 }

@@ -157,6 +157,10 @@ int main(void)
 	free(hk_launder(malloc(1)));	/* initialise */
 	if (!CHECK(hk_have_ctl(), "hakmem_ctl available"))
 		return hk_done();
+	/* Large blocks are checked for unmapping on free: no cache of freed
+	 * ones (hakmem.api/large_cache tests the cache). */
+	uint64_t off = 0;
+	hk_ctl()("opt.large_cache", NULL, NULL, &off, sizeof off);
 
 	/* 1. one size class, main thread */
 	hk_note("1. 64 MiB of 256-byte blocks, main thread");

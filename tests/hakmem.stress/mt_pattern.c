@@ -29,11 +29,13 @@ static struct slot *slots;
 static size_t nslots;
 static pthread_mutex_t locks[NLOCKS];
 static double deadline;
-/* Under Valgrind the threads run one at a time, in long slices: the test
- * runs past its deadline (up to 30 s more) until threads have freed each
- * other's blocks at least MIN_CROSS times. */
+/* Under Valgrind, or on a busy machine, the threads run one at a time in
+ * long slices: the test runs past its deadline (up to 30 s more) until the
+ * threads have done MIN_OPS operations and freed each other's blocks at
+ * least MIN_CROSS times. */
 #define MIN_CROSS 200
-static _Atomic unsigned long cross_total;
+#define MIN_OPS 2000
+static _Atomic unsigned long cross_total, ops_total;
 
 struct tstats {
 	unsigned long ops, allocs, frees, cross_frees, reallocs;
@@ -127,7 +129,8 @@ static void *worker(void *arg)
 
 	hk_rng_seed(&r, 1000 + (uint64_t)st->id);
 	while (hk_now() < deadline ||
-	       (cross_total < MIN_CROSS && hk_now() < deadline + 30)) {
+	       ((cross_total < MIN_CROSS || ops_total < MIN_OPS) && hk_now() < deadline + 30)) {
+		ops_total += 64;
 		for (int burst = 0; burst < 64; burst++) {
 			size_t idx = hk_rng_range(&r, 0, nslots - 1);
 			pthread_mutex_t *mu = &locks[idx % NLOCKS];
