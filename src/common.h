@@ -24,11 +24,6 @@
 /* Everything malloc returns is aligned to this (alignof(max_align_t)). */
 #define HK_MIN_ALIGN ((size_t)16)
 
-/* The registry maps address space in chunks of this size; SuperSlabs and
- * large mappings start on a chunk boundary, so a chunk has one owner. */
-#define HK_CHUNK_SHIFT 20
-#define HK_CHUNK_SIZE ((size_t)1 << HK_CHUNK_SHIFT)
-
 /* A SuperSlab is 1 MiB or 2 MiB (a tunable), cut into 64 KiB slots.
  * Slot 0 holds the SuperSlab header; a slab spans one or more slots. */
 #define HK_SS_SHIFT_MIN 20

@@ -8,13 +8,23 @@
 #include "options.h"
 #include "os.h"
 #include "stats.h"
+#include "vg.h"
 
-/* At least one byte past offset, so that the user pointer is mapped. */
+/* Whole registry slots (so no other mapping shares the last one), with at
+ * least one byte past offset, so that the user pointer is mapped. */
 static size_t map_size_for(size_t offset, size_t size)
 {
-	if (size > PTRDIFF_MAX - offset - HK_PAGE_SIZE)
+	if (size > PTRDIFF_MAX - offset - HK_SLOT_SIZE)
 		return 0;
-	return hk_align_up(offset + (size ? size : 1), HK_PAGE_SIZE);
+	return hk_align_up(offset + (size ? size : 1), HK_SLOT_SIZE);
+}
+
+static bool reg_add(hk_large *l, size_t size)
+{
+	if (!hk_registry_prepare(l, size))
+		return false;
+	hk_registry_set(l, size, (uintptr_t)l | HK_REG_LARGE);
+	return true;
 }
 
 /* Freed large mappings kept for reuse, so that a program churning large
@@ -46,9 +56,21 @@ static void cache_take(size_t i)
 	cache_len--;
 }
 
+/* Give back the tail past new bytes. The registry entries go first: once
+ * the tail is unmapped another thread may map and register it. */
+static void shrink(hk_large *l, size_t new)
+{
+	size_t old = l->map_size;
+	hk_registry_set((char *)l + new, old - new, 0);
+	if (hk_os_resize(l, old, new))
+		l->map_size = new;
+	else
+		hk_registry_set((char *)l + new, old - new, (uintptr_t)l | HK_REG_LARGE);
+}
+
 static void unmap(hk_large *l)
 {
-	hk_registry_remove(l, l->map_size);
+	hk_registry_set(l, l->map_size, 0);
 	hk_os_unmap(l, l->map_size);
 }
 
@@ -68,11 +90,8 @@ static hk_large *cache_get(size_t map_size, size_t map_align)
 	}
 	hk_stats_add(&hk_gstats.large_cached, -(int64_t)(l ? l->map_size : 0));
 	hk_unlock(&cache_lock);
-	if (l && l->map_size > map_size + map_size / 8 && hk_os_resize(l, l->map_size, map_size)) {
-		hk_registry_remove((char *)l + map_size, l->map_size - map_size);
-		hk_registry_add(l, map_size, HK_REG_LARGE);
-		l->map_size = map_size;
-	}
+	if (l && l->map_size > map_size + map_size / 8)
+		shrink(l, map_size);
 	return l;
 }
 
@@ -124,22 +143,23 @@ size_t hk_large_trim(void)
 void *hk_large_alloc(size_t size, size_t align, bool *zeroed)
 {
 	size_t offset = align > HK_LARGE_HEADER ? align : HK_LARGE_HEADER;
-	size_t map_align = align > HK_CHUNK_SIZE ? align : HK_CHUNK_SIZE;
+	size_t map_align = align > HK_SLOT_SIZE ? align : HK_SLOT_SIZE;
 	size_t map_size = map_size_for(offset, size);
 	if (!map_size) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	hk_large *l = cache_get(map_size, map_align);
+	bool fresh = !l;
 	if (zeroed)
-		*zeroed = !l;
+		*zeroed = fresh;
 	if (!l) {
 		l = hk_os_map(map_size, map_align);
 		if (!l && hk_large_trim())
 			l = hk_os_map(map_size, map_align);
 		if (!l)
 			return NULL;
-		if (!hk_registry_add(l, map_size, HK_REG_LARGE)) {
+		if (!reg_add(l, map_size)) {
 			hk_os_unmap(l, map_size);
 			errno = ENOMEM;
 			return NULL;
@@ -152,6 +172,8 @@ void *hk_large_alloc(size_t size, size_t align, bool *zeroed)
 	l->offset = offset;
 	hk_stats_add(&hk_gstats.large_live, 1);
 	hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size);
+	if (HK_UNLIKELY(hk_vg_on))
+		HK_VG_MALLOCLIKE((char *)l + offset, l->map_size - offset, fresh);
 	return (char *)l + offset;
 }
 
@@ -177,17 +199,12 @@ void *hk_large_realloc(hk_large *l, size_t size)
 		return (char *)l + l->offset;
 
 	if (new < old) {
-		if (hk_os_resize(l, old, new)) {
-			hk_registry_remove((char *)l + new, old - new);
-			/* The first removed chunk may still hold the block's tail. */
-			hk_registry_add(l, new, HK_REG_LARGE);
-			l->map_size = new;
-			hk_stats_add(&hk_gstats.large_bytes, (int64_t)new - (int64_t)old);
-		}
+		shrink(l, new);
+		hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size - (int64_t)old);
 		return (char *)l + l->offset;
 	}
 	if (hk_os_resize(l, old, new)) {
-		if (!hk_registry_add(l, new, HK_REG_LARGE)) {
+		if (!reg_add(l, new)) {
 			hk_os_resize(l, new, old);
 			errno = ENOMEM;
 			return NULL;
@@ -200,15 +217,15 @@ void *hk_large_realloc(hk_large *l, size_t size)
 	hk_large *dst = hk_os_map(new, l->align);
 	if (!dst)
 		return NULL;
-	if (!hk_registry_add(dst, new, HK_REG_LARGE)) {
+	if (!reg_add(dst, new)) {
 		hk_os_unmap(dst, new);
 		errno = ENOMEM;
 		return NULL;
 	}
-	hk_registry_remove(l, old);
+	hk_registry_set(l, old, 0);
 	if (!hk_os_move(l, old, dst, new)) {
-		hk_registry_remove(dst, new);
-		hk_registry_add(l, old, HK_REG_LARGE);
+		hk_registry_set(dst, new, 0);
+		hk_registry_set(l, old, (uintptr_t)l | HK_REG_LARGE);
 		hk_os_unmap(dst, new);
 		return NULL;
 	}

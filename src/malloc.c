@@ -16,36 +16,11 @@
 
 #define HK_ALIAS(name) __attribute__((alias(#name), visibility("default")))
 
-/* --- Under Valgrind: tell memcheck about every block (see vg.h). ------- */
-
 static size_t usable(const void *p)
 {
 	hk_large *l;
 	return hk_block_usable(p, "malloc_usable_size()", &l);
 }
-
-HK_COLD static void *vg_allocated(void *p, bool zeroed)
-{
-	if (p)
-		HK_VG_MALLOCLIKE(p, usable(p), zeroed);
-	return p;
-}
-
-/* The engine keeps its free-list link and key in a free block's first 16
- * bytes, so those stay addressable for it after memcheck frees the block. */
-HK_COLD static bool vg_freeing(void *p)
-{
-	hk_large *l;
-	HK_VG_DEFINED(p, sizeof(hk_block));
-	if (!hk_block_usable(p, "free()", &l))
-		return false;
-	HK_VG_FREELIKE(p);
-	if (!l)
-		HK_VG_DEFINED(p, sizeof(hk_block));
-	return true;
-}
-
-#define VG_ALLOCATED(p, zeroed) (HK_UNLIKELY(hk_vg_on) ? vg_allocated((p), (zeroed)) : (p))
 
 /* --- The engine's entry points. --------------------------------------- */
 
@@ -68,16 +43,11 @@ static void *alloc_aligned(size_t align, size_t size)
 
 HK_EXPORT void *hakmem_malloc(size_t size)
 {
-	void *p = alloc(size);
-	return VG_ALLOCATED(p, false);
+	return alloc(size);
 }
 
 HK_EXPORT void hakmem_free(void *p)
 {
-	if (HK_UNLIKELY(!p))
-		return;
-	if (HK_UNLIKELY(hk_vg_on) && !vg_freeing(p))
-		return;
 	hk_free_fast(p);
 }
 
@@ -94,7 +64,6 @@ HK_EXPORT void *hakmem_calloc(size_t n, size_t size)
 		p = hk_tcache_alloc(hk_size_class(total), &zeroed);
 	else
 		p = hk_large_alloc(total, HK_MIN_ALIGN, &zeroed);
-	p = VG_ALLOCATED(p, zeroed);
 	if (p && !zeroed)
 		memset(p, 0, total);
 	return p;
@@ -156,7 +125,7 @@ HK_EXPORT int hakmem_posix_memalign(void **out, size_t align, size_t size)
 	errno = saved;
 	if (!p)
 		return err;
-	*out = VG_ALLOCATED(p, false);
+	*out = p;
 	return 0;
 }
 
@@ -166,8 +135,7 @@ HK_EXPORT void *hakmem_aligned_alloc(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	void *p = alloc_aligned(align, size);
-	return VG_ALLOCATED(p, false);
+	return alloc_aligned(align, size);
 }
 
 HK_EXPORT void *hakmem_memalign(size_t align, size_t size)
@@ -179,8 +147,7 @@ HK_EXPORT void *hakmem_memalign(size_t align, size_t size)
 	/* Like glibc, round an alignment that is not a power of two up. */
 	if (!hk_is_pow2(align))
 		align = align ? (size_t)1 << (64 - __builtin_clzl(align)) : 1;
-	void *p = alloc_aligned(align, size);
-	return VG_ALLOCATED(p, false);
+	return alloc_aligned(align, size);
 }
 
 HK_EXPORT void *hakmem_valloc(size_t size)

@@ -5,6 +5,7 @@
 #include "os.h"
 #include "size_class.h"
 #include "log.h"
+#include "registry.h"
 #include "superslab.h"
 
 enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
@@ -78,9 +79,8 @@ static hk_slab *take(hk_superslab *ss, unsigned start, unsigned cls)
 	ss->clean_mask &= ~mask;
 	relist(ss);
 	hk_slab *s = &ss->slab[start];
-	for (unsigned i = 1; i < k; i++)
-		s[i].back = (uint8_t)i;
 	hk_slab_init(s, cls, hk_superslab_slot_addr(ss, start), clean);
+	hk_registry_set(s->start, (size_t)k << HK_SLOT_SHIFT, (uintptr_t)s);
 	HK_DEBUG(HK_LOG_POOL, "slab %p for class %u (%u bytes)", (void *)s->start, cls,
 		 s->block_size);
 	return s;
@@ -120,15 +120,16 @@ hk_slab *hk_pool_acquire(unsigned cls, bool may_map)
 
 void hk_pool_release(hk_slab *s)
 {
-	hk_superslab *ss = (hk_superslab *)((uintptr_t)s & ~(HK_CHUNK_SIZE - 1));
+	/* Descriptors live in the first slot of their SuperSlab, which is
+	 * aligned to at least 2^HK_SS_SHIFT_MIN. */
+	hk_superslab *ss = (hk_superslab *)((uintptr_t)s & ~(((uintptr_t)1 << HK_SS_SHIFT_MIN) - 1));
 	unsigned start = (unsigned)(s - ss->slab);
 	unsigned k = s->slots;
-	for (unsigned i = 1; i < k; i++)
-		s[i].back = 0;
+	hk_registry_set(s->start, (size_t)k << HK_SLOT_SHIFT, 0);
 	s->block_size = 0;
 	s->free = NULL;
 	s->bump = s->end = s->start;
-	atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+	hk_slab_set_owner(s, NULL, false);
 	uint32_t mask = (((uint32_t)1 << k) - 1) << start;
 	HK_DEBUG(HK_LOG_POOL, "slab %p back to the pool", (void *)s->start);
 

@@ -1,44 +1,48 @@
-/* Which address ranges belong to hakmem. A two-level table indexed by
- * 1 MiB chunk maps every chunk of a SuperSlab or large mapping to the
- * start of that region, so any pointer, even one hakmem never returned,
- * can be classified without touching memory that might not be mapped.
+/* Which address ranges belong to hakmem. A two-level table with one entry
+ * per 64 KiB slot of address space: for a slot of a slab in use, the
+ * slab's descriptor; for a slot of a large mapping, its header tagged with
+ * HK_REG_LARGE; else 0. So free() classifies any pointer, even one hakmem
+ * never returned, and finds its slab with two loads, without touching
+ * memory that might not be mapped.
  *
- * Readers take no lock. An entry is published before the region's memory
- * is handed out and removed before the region is unmapped. */
+ * Readers take no lock. An entry is set before the memory it describes is
+ * handed out and cleared before that memory is reused or unmapped. */
 #ifndef HK_REGISTRY_H
 #define HK_REGISTRY_H
 
 #include "common.h"
 
 #define HK_REG_ADDR_BITS 47
-#define HK_REG_LEAF_BITS 13
-#define HK_REG_TOP_BITS (HK_REG_ADDR_BITS - HK_CHUNK_SHIFT - HK_REG_LEAF_BITS)
+#define HK_REG_SHIFT HK_SLOT_SHIFT
+#define HK_REG_LEAF_BITS 14
+#define HK_REG_TOP_BITS (HK_REG_ADDR_BITS - HK_REG_SHIFT - HK_REG_LEAF_BITS)
 
-/* Entry tag in the low bit: which kind of region owns the chunk. */
-#define HK_REG_SUPERSLAB ((uintptr_t)0)
+/* Tag of an entry naming a large block's header. */
 #define HK_REG_LARGE ((uintptr_t)1)
 
 extern _Atomic(_Atomic uintptr_t *) hk_reg_top[1u << HK_REG_TOP_BITS];
 
-/* The tagged entry for the chunk holding p, or 0 if hakmem does not own it. */
+/* The entry for the slot holding p, or 0 if hakmem does not own it. */
 HK_INLINE uintptr_t hk_registry_lookup(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
 	if (HK_UNLIKELY(a >> HK_REG_ADDR_BITS))
 		return 0;
-	uintptr_t chunk = a >> HK_CHUNK_SHIFT;
 	_Atomic uintptr_t *leaf = atomic_load_explicit(
-		&hk_reg_top[chunk >> HK_REG_LEAF_BITS], memory_order_acquire);
+		&hk_reg_top[a >> (HK_REG_SHIFT + HK_REG_LEAF_BITS)], memory_order_acquire);
 	if (HK_UNLIKELY(!leaf))
 		return 0;
-	return atomic_load_explicit(&leaf[chunk & ((1u << HK_REG_LEAF_BITS) - 1)],
+	return atomic_load_explicit(&leaf[(a >> HK_REG_SHIFT) & ((1u << HK_REG_LEAF_BITS) - 1)],
 				    memory_order_acquire);
 }
 
-/* Mark [base, base+size) as owned (tag as above). Returns false (ENOMEM)
- * if a leaf could not be mapped; nothing is registered then. */
-bool hk_registry_add(void *base, size_t size, uintptr_t tag);
-void hk_registry_remove(void *base, size_t size);
+/* Make sure entries for [base, base+size) can be set: map the leaves.
+ * Returns false (ENOMEM) if a leaf could not be mapped. */
+bool hk_registry_prepare(const void *base, size_t size);
+
+/* Set the entries of every slot in [base, base+size) (prepared) to value;
+ * 0 clears them. */
+void hk_registry_set(const void *base, size_t size, uintptr_t value);
 
 void hk_registry_fork_prepare(void);
 void hk_registry_fork_parent(void);

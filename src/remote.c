@@ -22,7 +22,7 @@ bool hk_remote_push(hk_slab *s, hk_block *b)
 
 	/* b is still counted in s->used, so s cannot go back to the pool
 	 * while we read its owner. */
-	struct hk_heap *h = atomic_load_explicit(&s->owner, memory_order_acquire);
+	struct hk_heap *h = hk_slab_owner(s);
 	if (!h)
 		return false;
 	hk_block *head = atomic_load_explicit(&h->delayed, memory_order_relaxed);

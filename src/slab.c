@@ -13,12 +13,11 @@ void hk_slab_init(hk_slab *s, unsigned cls, char *start, bool clean)
 	s->block_size = ci->block_size;
 	s->start = start;
 	s->inv = ci->inv;
-	s->capacity = ci->capacity;
 	s->cls = (uint8_t)cls;
 	s->slots = (uint8_t)ci->slots;
-	s->back = 0;
 	s->where = HK_WHERE_NONE;
 	s->clean = clean;
+	s->pinned = 0;
 	s->bump = start;
 	s->end = start + (size_t)ci->capacity * ci->block_size;
 	s->next = s->prev = NULL;

@@ -5,10 +5,12 @@
  * (block_size == 0). Only the owner touches free, used and the links.
  *
  * Accounting invariant: used == blocks handed out by malloc and not yet
- * back on this slab's free list. A local free decrements it at once; a
- * remote free decrements it when the owner drains the block (remote.c).
- * So every free counts exactly once, and used == 0 means no block of the
- * slab is live or in flight: only then may the slab go back to the pool.
+ * back on this slab's free list, plus one while the slab is pinned as its
+ * heap's current slab (so that freeing its last block costs nothing
+ * extra). A local free decrements it at once; a remote free decrements it
+ * when the owner drains the block (remote.c). So every free counts exactly
+ * once, and used == 0 means no block of the slab is live or in flight and
+ * no heap allocates from it: only then may the slab go back to the pool.
  *
  * xtf is the remote-free list: a block pointer with a two-bit state in the
  * low bits (blocks are 16-byte aligned), pushed by other threads with CAS
@@ -43,25 +45,44 @@ enum hk_slab_where {
 };
 
 typedef struct hk_slab {
-	/* Owner-side, read by the fast paths. */
+	/* Owner-side, read by the fast paths: one cache line. */
 	hk_block *free;
 	uint32_t used;
-	uint32_t block_size;	/* 0: slot not in use by a slab */
+	uint32_t block_size;	/* 0: not in use by a slab */
 	char *start;
 	uint64_t inv;		/* see hk_classes */
-	_Atomic(struct hk_heap *) owner;
-	uint32_t capacity;
-	uint8_t cls;
-	uint8_t slots;		/* slots spanned (head slot only) */
-	uint8_t back;		/* this slot's distance from the head slot */
-	uint8_t where;		/* enum hk_slab_where */
-	uint8_t clean;		/* never-used blocks read as zero */
+	_Atomic uintptr_t owner;	/* heap, | HK_OWNER_FULL when on its full list */
 	char *bump;		/* next never-used block */
 	char *end;		/* end of the last block */
-	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
+	uint8_t cls;
+	uint8_t slots;		/* slots spanned */
+	uint8_t where;		/* enum hk_slab_where */
+	uint8_t clean;		/* never-used blocks read as zero */
+	uint8_t pinned;		/* used holds one extra count for being current */
 	/* Written by other threads: keep it off the owner's line. */
 	_Atomic uintptr_t xtf __attribute__((aligned(HK_CACHELINE)));
+	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
 } hk_slab;
+
+_Static_assert(sizeof(hk_slab) == 2 * HK_CACHELINE, "a slab descriptor is two lines");
+
+/* The owner word carries this tag while the slab is on its owner's full
+ * list, so that the free fast path (which compares the word with the
+ * thread's heap) sends a free into a full slab to the slow path, which
+ * moves the slab to the partial list. */
+#define HK_OWNER_FULL ((uintptr_t)1)
+
+HK_INLINE struct hk_heap *hk_slab_owner(const hk_slab *s)
+{
+	return (struct hk_heap *)(atomic_load_explicit(&s->owner, memory_order_acquire) &
+				  ~HK_OWNER_FULL);
+}
+
+HK_INLINE void hk_slab_set_owner(hk_slab *s, struct hk_heap *h, bool full)
+{
+	atomic_store_explicit(&s->owner, (uintptr_t)h | (full ? HK_OWNER_FULL : 0),
+			      memory_order_release);
+}
 
 /* The key stored in free blocks; random per process. */
 extern uintptr_t hk_free_key;

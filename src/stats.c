@@ -33,7 +33,8 @@ void hk_stats_superslab_released(size_t size)
 static void count_slab(const hk_slab *s, void *arg)
 {
 	struct hk_stats_snapshot *snap = arg;
-	uint32_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED);
+	uint32_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED) -
+			__atomic_load_n(&s->pinned, __ATOMIC_RELAXED);
 	snap->class_blocks[s->cls] += used;
 	snap->class_slabs[s->cls]++;
 	snap->allocated += (uint64_t)used * s->block_size;

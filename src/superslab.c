@@ -10,7 +10,7 @@ hk_superslab *hk_superslab_create(unsigned shift)
 	hk_superslab *ss = hk_os_map(size, size);
 	if (!ss)
 		return NULL;
-	if (!hk_registry_add(ss, size, HK_REG_SUPERSLAB)) {
+	if (!hk_registry_prepare(ss, size)) {
 		hk_os_unmap(ss, size);
 		return NULL;
 	}
@@ -28,7 +28,6 @@ hk_superslab *hk_superslab_create(unsigned shift)
 void hk_superslab_destroy(hk_superslab *ss)
 {
 	size_t size = (size_t)1 << ss->shift;
-	hk_registry_remove(ss, size);
 	hk_os_unmap(ss, size);
 	hk_stats_superslab_released(size);
 	HK_DEBUG(HK_LOG_SUPERSLAB, "released %p", (void *)ss);

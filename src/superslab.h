@@ -23,21 +23,11 @@ typedef struct hk_superslab {
 
 _Static_assert(sizeof(hk_superslab) <= HK_SLOT_SIZE, "header fits slot 0");
 
-/* The slab owning p, given p's registry entry names a SuperSlab; NULL if p
- * is in the header slot. The result may be a slot not in use
- * (block_size == 0). */
-HK_INLINE hk_slab *hk_superslab_slab_of(uintptr_t entry, const void *p)
-{
-	hk_superslab *ss = (hk_superslab *)entry;
-	size_t slot = (((uintptr_t)p - entry) >> HK_SLOT_SHIFT) & (HK_MAX_SLOTS - 1);
-	size_t head = (slot - ss->slab[slot].back) & (HK_MAX_SLOTS - 1);
-	return slot ? &ss->slab[head] : NULL;
-}
-
-/* Map a new SuperSlab of 2^shift bytes and register it. NULL on ENOMEM. */
+/* Map a new SuperSlab of 2^shift bytes, with registry leaves ready for its
+ * slots. NULL on ENOMEM. */
 hk_superslab *hk_superslab_create(unsigned shift);
 
-/* Unregister and unmap an empty SuperSlab. */
+/* Unmap an empty SuperSlab (its slots are no longer registered). */
 void hk_superslab_destroy(hk_superslab *ss);
 
 HK_INLINE char *hk_superslab_slot_addr(hk_superslab *ss, unsigned slot)

@@ -18,6 +18,7 @@
 
 hk_slab hk_empty_slab;
 hk_heap hk_empty_heap = { .cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab } };
+__thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
 __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
 
 static void free_slow(void *p, uintptr_t e);
@@ -40,6 +41,7 @@ static void list_of(hk_heap *h, hk_slab *s, hk_slab ***head)
 static void move_to(hk_heap *h, hk_slab *s, unsigned where)
 {
 	hk_slab **head;
+	bool was_full = s->where == HK_WHERE_FULL;
 	if (s->where == HK_WHERE_PARTIAL || s->where == HK_WHERE_FULL) {
 		list_of(h, s, &head);
 		hk_slab_list_remove(head, s);
@@ -49,15 +51,23 @@ static void move_to(hk_heap *h, hk_slab *s, unsigned where)
 		list_of(h, s, &head);
 		hk_slab_list_push(head, s);
 	}
+	if (was_full != (where == HK_WHERE_FULL))
+		hk_slab_set_owner(s, h, where == HK_WHERE_FULL);
+}
+
+void hk_slab_unpin(hk_slab *s)
+{
+	if (s->pinned) {
+		s->pinned = 0;
+		s->used--;
+	}
 }
 
 void hk_slab_emptied(hk_heap *h, hk_slab *s)
 {
-	if (s->where == HK_WHERE_CUR) {
-		if (HK_OPT(thread_cache))
-			return;
+	/* A current slab reaches 0 only when not pinned (thread_cache off). */
+	if (s->where == HK_WHERE_CUR)
 		h->cur[s->cls] = &hk_empty_slab;
-	}
 	move_to(h, s, HK_WHERE_NONE);
 	hk_pool_release(s);
 }
@@ -93,7 +103,7 @@ static void free_delivered(hk_heap *h, hk_slab *s, hk_block *b)
 void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b)
 {
 	for (;;) {
-		hk_heap *o = atomic_load_explicit(&s->owner, memory_order_acquire);
+		hk_heap *o = hk_slab_owner(s);
 		if (o == h) {
 			free_local(h, s, b);
 			return;
@@ -134,9 +144,8 @@ void hk_heap_collect(hk_heap *h)
 	hk_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
 	while (b) {
 		hk_block *next = b->next;
-		uintptr_t e = hk_registry_lookup(b);
-		hk_slab *s = hk_superslab_slab_of(e, b);
-		if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h)
+		hk_slab *s = (hk_slab *)hk_registry_lookup(b);
+		if (hk_slab_owner(s) == h)
 			free_delivered(h, s, b);
 		else
 			hk_free_block(h, s, b);
@@ -151,10 +160,17 @@ void hk_free_slow(void *p, uintptr_t e)
 	errno = saved;
 }
 
+/* The key word of a block the program may never have written: under
+ * memcheck, read without making it report an uninitialised value. */
+static uintptr_t key_of(const hk_block *b)
+{
+	return HK_UNLIKELY(hk_vg_on) ? hk_vg_peek(&b->key) : b->key;
+}
+
 static void free_slow(void *p, uintptr_t e)
 {
 	if (!e) {
-		if (!hk_foreign_free(p))
+		if (p && !hk_foreign_free(p))
 			report_invalid("free()", p);
 		return;
 	}
@@ -164,21 +180,29 @@ static void free_slow(void *p, uintptr_t e)
 			report_invalid("free()", p);
 			return;
 		}
+		if (HK_UNLIKELY(hk_vg_on))
+			HK_VG_FREELIKE(p);
 		hk_large_free(l);
 		return;
 	}
-	hk_slab *s = hk_superslab_slab_of(e, p);
-	if (!s || !s->block_size || !hk_slab_is_block(s, p)) {
+	hk_slab *s = (hk_slab *)e;
+	if (!s->block_size || !hk_slab_is_block(s, p)) {
 		report_invalid("free()", p);
 		return;
 	}
 	hk_block *b = p;
-	if (b->key == hk_free_key) {
+	if (key_of(b) == hk_free_key) {
 		report_double_free(p);
 		return;
 	}
+	if (HK_UNLIKELY(hk_vg_on)) {
+		/* The engine keeps its link and key in the first 16 bytes of a
+		 * free block: those stay addressable for it. */
+		HK_VG_FREELIKE(p);
+		HK_VG_DEFINED(p, sizeof(hk_block));
+	}
 	b->key = hk_free_key;
-	hk_free_block(hk_tls_heap, s, b);
+	hk_free_block(hk_tls_self, s, b);
 }
 
 /* Take a block from s: its free list, then its remote frees, then its
@@ -231,13 +255,23 @@ static hk_slab *next_slab(hk_heap *h, unsigned cls)
 		if (!s)
 			return NULL;
 	}
-	atomic_store_explicit(&s->owner, h, memory_order_release);
+	hk_slab_set_owner(s, h, false);
 	return s;
 }
 
+static void *alloc_slow(unsigned cls, bool *zeroed);
+
 void *hk_alloc_slow(unsigned cls, bool *zeroed)
 {
-	hk_heap *h = hk_tls_heap;
+	void *p = alloc_slow(cls, zeroed);
+	if (HK_UNLIKELY(hk_vg_on) && p)
+		HK_VG_MALLOCLIKE(p, hk_class_size(cls), zeroed && *zeroed);
+	return p;
+}
+
+static void *alloc_slow(unsigned cls, bool *zeroed)
+{
+	hk_heap *h = hk_tls_self;
 	if (h == &hk_empty_heap) {
 		h = hk_thread_attach();
 		if (!h) {
@@ -256,8 +290,14 @@ void *hk_alloc_slow(unsigned cls, bool *zeroed)
 				return b;
 			/* Exhausted: park it until frees come back. */
 			h->cur[cls] = &hk_empty_slab;
+			hk_slab_unpin(s);
 			hk_remote_splice(s, hk_remote_drain_park(s));
-			move_to(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
+			if (s->used == 0) {
+				s->where = HK_WHERE_NONE;
+				hk_pool_release(s);
+			} else {
+				move_to(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
+			}
 		}
 		s = next_slab(h, cls);
 		if (!s) {
@@ -268,6 +308,10 @@ void *hk_alloc_slow(unsigned cls, bool *zeroed)
 		hk_remote_splice(s, hk_remote_drain(s));
 		s->where = HK_WHERE_CUR;
 		h->cur[cls] = s;
+		if (HK_OPT(thread_cache)) {
+			s->pinned = 1;
+			s->used++;
+		}
 	}
 }
 
@@ -286,10 +330,8 @@ size_t hk_block_usable(const void *p, const char *what, hk_large **large)
 		if (n)
 			return n;
 	} else {
-		hk_slab *s = hk_superslab_slab_of(e, p);
-		const uintptr_t *key = &((const hk_block *)p)->key;
-		if (s && s->block_size && hk_slab_is_block(s, p) &&
-		    (HK_UNLIKELY(hk_vg_on) ? hk_vg_peek(key) : *key) != hk_free_key)
+		hk_slab *s = (hk_slab *)e;
+		if (s->block_size && hk_slab_is_block(s, p) && key_of(p) != hk_free_key)
 			return s->block_size;
 	}
 	report_invalid(what, p);

@@ -34,6 +34,14 @@ typedef struct hk_heap {
  * and no slab is owned by it, so free does not take the fast path). */
 extern hk_heap hk_empty_heap;
 extern hk_slab hk_empty_slab;
+
+/* The calling thread's heap, as the slow paths use it (&hk_empty_heap
+ * until the first allocation). */
+extern __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec")));
+
+/* The heap the fast paths use: hk_tls_self, except under Valgrind's
+ * memcheck, where it stays &hk_empty_heap so that every call takes the
+ * slow path, which describes blocks to memcheck. */
 extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 
 /* Slow paths (tcache.c). zeroed, when not NULL, is set to whether the
@@ -41,6 +49,10 @@ extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 void *hk_alloc_slow(unsigned cls, bool *zeroed);
 void hk_free_slow(void *p, uintptr_t entry);
 void hk_slab_emptied(hk_heap *h, hk_slab *s);
+
+/* Drop the count a current slab holds for being current, if it has one;
+ * the caller then checks used (owner only). */
+void hk_slab_unpin(hk_slab *s);
 
 /* Usable size of the block p, and *large set to its header (NULL for a
  * small block or a block of the C library's malloc, see foreign.h). If p
@@ -70,23 +82,23 @@ HK_INLINE void *hk_tcache_alloc(unsigned cls, bool *zeroed)
 	return b;
 }
 
+/* Any pointer (NULL too: the slow path takes it). */
 HK_INLINE void hk_free_fast(void *p)
 {
 	uintptr_t e = hk_registry_lookup(p);
 	if (HK_LIKELY(e && !(e & HK_REG_LARGE))) {
-		hk_slab *s = hk_superslab_slab_of(e, p);
+		hk_slab *s = (hk_slab *)e;
 		hk_heap *h = hk_tls_heap;
-		if (HK_LIKELY(s && atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
-			hk_block *b = p, *f = s->free;
-			if (HK_LIKELY(f && b->key != hk_free_key && hk_slab_is_block(s, p))) {
-				b->next = f;
-				b->key = hk_free_key;
-				s->free = b;
-				h->local_frees++;
-				if (HK_UNLIKELY(--s->used == 0))
-					hk_slab_emptied(h, s);
-				return;
-			}
+		hk_block *b = p;
+		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
+			      b->key != hk_free_key && hk_slab_is_block(s, p))) {
+			b->next = s->free;
+			b->key = hk_free_key;
+			s->free = b;
+			h->local_frees++;
+			if (HK_UNLIKELY(--s->used == 0))
+				hk_slab_emptied(h, s);
+			return;
 		}
 	}
 	hk_free_slow(p, e);

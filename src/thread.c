@@ -108,7 +108,9 @@ hk_heap *hk_thread_attach(void)
 	}
 	reset_heap(h);
 	h->live = true;
-	hk_tls_heap = h;
+	hk_tls_self = h;
+	if (!hk_vg_on)
+		hk_tls_heap = h;
 	HK_DEBUG(HK_LOG_THREAD, "heap %p for thread %lu", (void *)h, (unsigned long)pthread_self());
 	pthread_setspecific(heap_key, h);
 	/* Blocks delivered after the heap's previous thread left. */
@@ -119,6 +121,7 @@ hk_heap *hk_thread_attach(void)
 static void abandon_slab(hk_heap *h, hk_slab *s)
 {
 	(void)h;
+	hk_slab_unpin(s);
 	hk_remote_splice(s, hk_remote_drain(s));
 	if (s->used == 0) {
 		hk_pool_release(s);
@@ -128,7 +131,7 @@ static void abandon_slab(hk_heap *h, hk_slab *s)
 		 s->used);
 	hk_lock(&abandoned_lock);
 	s->where = HK_WHERE_ABANDONED;
-	atomic_store_explicit(&s->owner, NULL, memory_order_release);
+	hk_slab_set_owner(s, NULL, false);
 	hk_slab_list_push(&abandoned[s->cls], s);
 	atomic_fetch_add_explicit(&abandoned_count[s->cls], 1, memory_order_relaxed);
 	hk_unlock(&abandoned_lock);
@@ -179,7 +182,7 @@ static void thread_exit(void *arg)
 	HK_DEBUG(HK_LOG_THREAD, "thread %lu exits, heap %p abandoned", (unsigned long)pthread_self(),
 		 (void *)h);
 	heap_abandon(h);
-	hk_tls_heap = &hk_empty_heap;
+	hk_tls_self = hk_tls_heap = &hk_empty_heap;
 	hk_lock(&heaps_lock);
 	h->live = false;
 	h->next_free = free_heaps;
@@ -192,19 +195,19 @@ static void take_adopted(hk_heap *h, hk_slab *s)
 	hk_slab_list_remove(&abandoned[s->cls], s);
 	atomic_fetch_sub_explicit(&abandoned_count[s->cls], 1, memory_order_relaxed);
 	s->where = HK_WHERE_NONE;
-	atomic_store_explicit(&s->owner, h, memory_order_release);
+	hk_slab_set_owner(s, h, false);
 }
 
 bool hk_thread_adopt(hk_heap *h, hk_slab *s)
 {
 	hk_lock(&abandoned_lock);
-	bool mine = atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL &&
+	bool mine = hk_slab_owner(s) == NULL &&
 		    s->where == HK_WHERE_ABANDONED;
 	if (mine)
 		take_adopted(h, s);
 	hk_unlock(&abandoned_lock);
 	if (!mine)
-		return atomic_load_explicit(&s->owner, memory_order_relaxed) == h;
+		return hk_slab_owner(s) == h;
 	hk_remote_splice(s, hk_remote_drain_park(s));
 	s->where = HK_WHERE_PARTIAL;
 	hk_slab_list_push(&h->partial[s->cls], s);
@@ -241,8 +244,7 @@ void hk_thread_collect_orphans(hk_heap *h)
 	hk_unlock(&heaps_lock);
 	while (list) {
 		hk_block *next = list->next;
-		uintptr_t e = hk_registry_lookup(list);
-		hk_free_block(h, hk_superslab_slab_of(e, list), list);
+		hk_free_block(h, (hk_slab *)hk_registry_lookup(list), list);
 		list = next;
 	}
 }
@@ -252,6 +254,7 @@ static void flush_slab(hk_heap *h, hk_slab *s)
 	unsigned cls = s->cls;
 	if (h->cur[cls] == s) {
 		h->cur[cls] = &hk_empty_slab;
+		hk_slab_unpin(s);
 		s->where = HK_WHERE_NONE;
 		hk_slab_list_push(&h->partial[cls], s);
 		s->where = HK_WHERE_PARTIAL;
@@ -266,7 +269,7 @@ static void flush_slab(hk_heap *h, hk_slab *s)
 
 void hk_thread_flush(void)
 {
-	hk_heap *h = hk_tls_heap;
+	hk_heap *h = hk_tls_self;
 	if (h == &hk_empty_heap)
 		return;
 	hk_heap_collect(h);
@@ -306,7 +309,7 @@ size_t hk_thread_trim(void)
 {
 	uint64_t before = hk_os_mapped_bytes();
 	hk_thread_flush();
-	hk_thread_collect_orphans(hk_tls_heap);
+	hk_thread_collect_orphans(hk_tls_self);
 	release_empty_abandoned();
 	size_t decommitted = hk_pool_trim() + hk_large_trim();
 	uint64_t after = hk_os_mapped_bytes();

@@ -10,7 +10,14 @@
 #if defined(HAVE_VALGRIND_VALGRIND_H) && defined(HAVE_VALGRIND_MEMCHECK_H)
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
-#define HK_VG_RUNNING() (RUNNING_ON_VALGRIND != 0)
+/* Memcheck, not just any Valgrind tool (callgrind must measure the real
+ * fast paths): only memcheck answers the V-bits request. */
+static inline bool hk_vg_memcheck(void)
+{
+	unsigned char probe = 0, vbits;
+	return RUNNING_ON_VALGRIND && VALGRIND_GET_VBITS(&probe, &vbits, 1) == 1;
+}
+#define HK_VG_RUNNING() hk_vg_memcheck()
 #define HK_VG_MALLOCLIKE(p, n, zeroed) VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zeroed))
 #define HK_VG_FREELIKE(p) VALGRIND_FREELIKE_BLOCK((p), 0)
 #define HK_VG_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
@@ -38,7 +45,7 @@ static inline uintptr_t hk_vg_peek(const uintptr_t *w)
 #define HK_VG_UNDEFINED(p, n) ((void)(p), (void)(n))
 #endif
 
-/* True when the process runs under Valgrind (set at start-up). */
+/* True when the process runs under Valgrind's memcheck (set at start-up). */
 extern bool hk_vg_on;
 
 #endif
