@@ -50,6 +50,8 @@ const struct hk_option hk_options[] = {
 	{ "stats_print", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.stats_print,
 	  "HAKMEM_STATS" },
 	{ "crash_report", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.crash_report, NULL },
+	{ "fail_mmap_every", HK_OPT_U64, HK_OPT_ANYTIME, 0, 1000000, NULL, &hk_opt.fail_mmap_every,
+	  NULL },
 #ifdef HAKMEM_DEBUG_LOG
 	{ "log", HK_OPT_LIST, HK_OPT_ANYTIME, 0, 0, log_words, &hk_opt.log, NULL },
 #endif

@@ -34,6 +34,7 @@ struct hk_options {
 	uint64_t stats_print;		/* statistics table at exit */
 	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
 	uint64_t log;			/* debug-log subsystems (debug builds) */
+	uint64_t fail_mmap_every;	/* testing: every Nth engine mmap fails; 0 = off */
 };
 
 extern struct hk_options hk_opt;

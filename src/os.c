@@ -2,6 +2,7 @@
 #include "os.h"
 
 #include "log.h"
+#include "options.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,8 +62,21 @@ void hk_os_report_enomem(size_t request)
 	errno = saved;
 }
 
+/* Fault injection for tests (option fail_mmap_every): every Nth mapping
+ * the engine asks for fails as if the kernel had refused it. */
+static bool injected_failure(void)
+{
+	static _Atomic uint64_t calls;
+	uint64_t every = HK_OPT(fail_mmap_every);
+	return every && atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed) % every == every - 1;
+}
+
 static void *raw_map(void *hint, size_t size)
 {
+	if (HK_UNLIKELY(injected_failure())) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
