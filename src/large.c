@@ -23,7 +23,7 @@ static bool reg_add(hk_large *l, size_t size)
 {
 	if (!hk_registry_prepare(l, size))
 		return false;
-	hk_registry_set(l, size, (uintptr_t)l | HK_REG_LARGE);
+	hk_registry_set(l, size, (uintptr_t)l);
 	return true;
 }
 
@@ -65,7 +65,7 @@ static void shrink(hk_large *l, size_t new)
 	if (hk_os_resize(l, old, new))
 		l->map_size = new;
 	else
-		hk_registry_set((char *)l + new, old - new, (uintptr_t)l | HK_REG_LARGE);
+		hk_registry_set((char *)l + new, old - new, (uintptr_t)l);
 }
 
 static void unmap(hk_large *l)
@@ -225,7 +225,7 @@ void *hk_large_realloc(hk_large *l, size_t size)
 	hk_registry_set(l, old, 0);
 	if (!hk_os_move(l, old, dst, new)) {
 		hk_registry_set(dst, new, 0);
-		hk_registry_set(l, old, (uintptr_t)l | HK_REG_LARGE);
+		hk_registry_set(l, old, (uintptr_t)l);
 		hk_os_unmap(dst, new);
 		return NULL;
 	}

@@ -33,10 +33,11 @@ void hk_large_fork_parent(void);
 void hk_large_fork_child(void);
 
 /* The header of the large block p, given p's registry entry is a large
- * one; NULL if p is not exactly a block hakmem returned. */
+ * one (not 0, no HK_REG_SLAB); NULL if p is not exactly a live block
+ * hakmem returned. */
 HK_INLINE hk_large *hk_large_of(uintptr_t entry, const void *p)
 {
-	hk_large *l = (hk_large *)(entry & ~HK_REG_LARGE);
+	hk_large *l = (hk_large *)entry;
 	return l->magic == HK_LARGE_MAGIC && (const char *)l + l->offset == (const char *)p ? l : NULL;
 }
 

@@ -26,8 +26,10 @@ static size_t usable(const void *p)
 
 static inline void *alloc(size_t size)
 {
-	if (HK_LIKELY(size <= HK_SMALL_MAX))
-		return hk_tcache_alloc(hk_size_class(size), NULL);
+	if (HK_LIKELY(size <= HK_TINY_MAX))
+		return hk_tcache_alloc(hk_tiny_size_class(size), NULL);
+	if (size <= HK_SMALL_MAX)
+		return hk_tcache_alloc(hk_medium_size_class(size), NULL);
 	return hk_large_alloc(size, HK_MIN_ALIGN, NULL);
 }
 

@@ -80,7 +80,7 @@ static hk_slab *take(hk_superslab *ss, unsigned start, unsigned cls)
 	relist(ss);
 	hk_slab *s = &ss->slab[start];
 	hk_slab_init(s, cls, hk_superslab_slot_addr(ss, start), clean);
-	hk_registry_set(s->start, (size_t)k << HK_SLOT_SHIFT, (uintptr_t)s);
+	hk_registry_set(s->start, (size_t)k << HK_SLOT_SHIFT, (uintptr_t)s | HK_REG_SLAB);
 	HK_DEBUG(HK_LOG_POOL, "slab %p for class %u (%u bytes)", (void *)s->start, cls,
 		 s->block_size);
 	return s;

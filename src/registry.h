@@ -1,7 +1,7 @@
 /* Which address ranges belong to hakmem. A two-level table with one entry
  * per 64 KiB slot of address space: for a slot of a slab in use, the
- * slab's descriptor; for a slot of a large mapping, its header tagged with
- * HK_REG_LARGE; else 0. So free() classifies any pointer, even one hakmem
+ * slab's descriptor tagged with HK_REG_SLAB; for a slot of a large mapping,
+ * its header; else 0. So free() classifies any pointer, even one hakmem
  * never returned, and finds its slab with two loads, without touching
  * memory that might not be mapped.
  *
@@ -17,8 +17,15 @@
 #define HK_REG_LEAF_BITS 14
 #define HK_REG_TOP_BITS (HK_REG_ADDR_BITS - HK_REG_SHIFT - HK_REG_LEAF_BITS)
 
-/* Tag of an entry naming a large block's header. */
-#define HK_REG_LARGE ((uintptr_t)1)
+/* Tag of an entry naming a slab (the free fast path tests one bit). */
+#define HK_REG_SLAB ((uintptr_t)1)
+
+struct hk_slab;
+
+HK_INLINE struct hk_slab *hk_reg_slab(uintptr_t entry)
+{
+	return (struct hk_slab *)(entry - HK_REG_SLAB);
+}
 
 extern _Atomic(_Atomic uintptr_t *) hk_reg_top[1u << HK_REG_TOP_BITS];
 

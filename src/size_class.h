@@ -22,14 +22,25 @@ struct hk_class_info {
 extern const uint8_t hk_tiny_class[HK_TINY_MAX / 16 + 1];
 extern const struct hk_class_info hk_classes[HK_NCLASSES];
 
-/* Class of a request of 1..HK_SMALL_MAX bytes (0 is treated as 1). */
-HK_INLINE unsigned hk_size_class(size_t size)
+/* Class of a request of 0..HK_TINY_MAX bytes. */
+HK_INLINE size_t hk_tiny_size_class(size_t size)
 {
-	if (HK_LIKELY(size <= HK_TINY_MAX))
-		return hk_tiny_class[(size + 15) >> 4];
+	return hk_tiny_class[(size + 15) >> 4];
+}
+
+/* Class of a request of HK_TINY_MAX+1..HK_SMALL_MAX bytes: four classes
+ * per doubling. */
+HK_INLINE size_t hk_medium_size_class(size_t size)
+{
 	size_t s = size - 1;
 	unsigned k = 63u - (unsigned)__builtin_clzl(s);
-	return 8 + 4 * (k - 7) + (unsigned)((s >> (k - 2)) & 3);
+	return 8 + 4 * (k - 7) + ((s >> (k - 2)) & 3);
+}
+
+/* Class of a request of 0..HK_SMALL_MAX bytes. */
+HK_INLINE size_t hk_size_class(size_t size)
+{
+	return HK_LIKELY(size <= HK_TINY_MAX) ? hk_tiny_size_class(size) : hk_medium_size_class(size);
 }
 
 HK_INLINE size_t hk_class_size(unsigned cls)

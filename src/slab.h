@@ -51,9 +51,9 @@ typedef struct hk_slab {
 	uint32_t block_size;	/* 0: not in use by a slab */
 	char *start;
 	uint64_t inv;		/* see hk_classes */
+	uint64_t inv16;		/* inv << 16 (hk_slab_is_block) */
 	_Atomic uintptr_t owner;	/* heap, | HK_OWNER_FULL when on its full list */
 	char *bump;		/* next never-used block */
-	char *end;		/* end of the last block */
 	uint8_t cls;
 	uint8_t slots;		/* slots spanned */
 	uint8_t where;		/* enum hk_slab_where */
@@ -62,6 +62,7 @@ typedef struct hk_slab {
 	/* Written by other threads: keep it off the owner's line. */
 	_Atomic uintptr_t xtf __attribute__((aligned(HK_CACHELINE)));
 	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
+	char *end;		/* end of the last block */
 } hk_slab;
 
 _Static_assert(sizeof(hk_slab) == 2 * HK_CACHELINE, "a slab descriptor is two lines");
@@ -87,13 +88,17 @@ HK_INLINE void hk_slab_set_owner(hk_slab *s, struct hk_heap *h, bool full)
 /* The key stored in free blocks; random per process. */
 extern uintptr_t hk_free_key;
 
-/* Is p the start of a block of s? (Any pointer into s's slots.) */
+/* Is p the start of a block of s that was handed out at some time? (p is
+ * any pointer into s's slots.) With inv = ceil(2^48 / block_size), off is
+ * a multiple of block_size exactly when the low 48 bits of off * inv are
+ * below inv (off < 2^19, block_size <= 2^17: the error terms stay under
+ * inv), which costs one multiply; inv16 is inv << 16 so that the test is
+ * a shift and a compare. */
 HK_INLINE bool hk_slab_is_block(const hk_slab *s, const void *p)
 {
 	size_t off = (size_t)((const char *)p - s->start);
-	size_t idx = (size_t)((off * s->inv) >> 48);
 	/* bump only grows while the slab is in use; other threads read it. */
-	return idx * s->block_size == off &&
+	return ((off * s->inv) << 16) < s->inv16 &&
 	       (const char *)p < __atomic_load_n(&s->bump, __ATOMIC_RELAXED);
 }
 

@@ -144,7 +144,7 @@ void hk_heap_collect(hk_heap *h)
 	hk_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
 	while (b) {
 		hk_block *next = b->next;
-		hk_slab *s = (hk_slab *)hk_registry_lookup(b);
+		hk_slab *s = hk_reg_slab(hk_registry_lookup(b));
 		if (hk_slab_owner(s) == h)
 			free_delivered(h, s, b);
 		else
@@ -174,7 +174,7 @@ static void free_slow(void *p, uintptr_t e)
 			report_invalid("free()", p);
 		return;
 	}
-	if (e & HK_REG_LARGE) {
+	if (!(e & HK_REG_SLAB)) {
 		hk_large *l = hk_large_of(e, p);
 		if (!l) {
 			report_invalid("free()", p);
@@ -185,7 +185,7 @@ static void free_slow(void *p, uintptr_t e)
 		hk_large_free(l);
 		return;
 	}
-	hk_slab *s = (hk_slab *)e;
+	hk_slab *s = hk_reg_slab(e);
 	if (!s->block_size || !hk_slab_is_block(s, p)) {
 		report_invalid("free()", p);
 		return;
@@ -319,7 +319,7 @@ size_t hk_block_usable(const void *p, const char *what, hk_large **large)
 {
 	uintptr_t e = hk_registry_lookup(p);
 	*large = NULL;
-	if (e & HK_REG_LARGE) {
+	if (e && !(e & HK_REG_SLAB)) {
 		hk_large *l = hk_large_of(e, p);
 		if (l) {
 			*large = l;
@@ -330,7 +330,7 @@ size_t hk_block_usable(const void *p, const char *what, hk_large **large)
 		if (n)
 			return n;
 	} else {
-		hk_slab *s = (hk_slab *)e;
+		hk_slab *s = hk_reg_slab(e);
 		if (s->block_size && hk_slab_is_block(s, p) && key_of(p) != hk_free_key)
 			return s->block_size;
 	}

@@ -68,12 +68,12 @@ void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b);
 void hk_heap_collect(hk_heap *h);
 
 /* A block of class cls. zeroed as for hk_alloc_slow. */
-HK_INLINE void *hk_tcache_alloc(unsigned cls, bool *zeroed)
+HK_INLINE void *hk_tcache_alloc(size_t cls, bool *zeroed)
 {
 	hk_slab *s = hk_tls_heap->cur[cls];
 	hk_block *b = s->free;
 	if (HK_UNLIKELY(!b))
-		return hk_alloc_slow(cls, zeroed);
+		return hk_alloc_slow((unsigned)cls, zeroed);
 	s->free = b->next;
 	s->used++;
 	b->key = 0;
@@ -86,14 +86,15 @@ HK_INLINE void *hk_tcache_alloc(unsigned cls, bool *zeroed)
 HK_INLINE void hk_free_fast(void *p)
 {
 	uintptr_t e = hk_registry_lookup(p);
-	if (HK_LIKELY(e && !(e & HK_REG_LARGE))) {
-		hk_slab *s = (hk_slab *)e;
+	if (HK_LIKELY(e & HK_REG_SLAB)) {
+		hk_slab *s = hk_reg_slab(e);
 		hk_heap *h = hk_tls_heap;
 		hk_block *b = p;
+		uintptr_t key = hk_free_key;
 		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
-			      b->key != hk_free_key && hk_slab_is_block(s, p))) {
+			      hk_slab_is_block(s, p) && b->key != key)) {
 			b->next = s->free;
-			b->key = hk_free_key;
+			b->key = key;
 			s->free = b;
 			h->local_frees++;
 			if (HK_UNLIKELY(--s->used == 0))

@@ -244,7 +244,7 @@ void hk_thread_collect_orphans(hk_heap *h)
 	hk_unlock(&heaps_lock);
 	while (list) {
 		hk_block *next = list->next;
-		hk_free_block(h, (hk_slab *)hk_registry_lookup(list), list);
+		hk_free_block(h, hk_reg_slab(hk_registry_lookup(list)), list);
 		list = next;
 	}
 }
