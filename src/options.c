@@ -47,6 +47,7 @@ const struct hk_option hk_options[] = {
 	{ "large_cache", HK_OPT_U64, HK_OPT_ANYTIME, 0, (uint64_t)1 << 40, NULL, &hk_opt.large_cache,
 	  NULL },
 	{ "misuse", HK_OPT_WORD, HK_OPT_ANYTIME, 0, 1, misuse_words, &hk_opt.misuse, NULL },
+	{ "hardened", HK_OPT_BOOL, HK_OPT_BEFORE_USE, 0, 1, NULL, &hk_opt.hardened, NULL },
 	{ "stats_print", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.stats_print,
 	  "HAKMEM_STATS" },
 	{ "crash_report", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.crash_report, NULL },

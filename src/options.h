@@ -31,6 +31,7 @@ struct hk_options {
 	uint64_t thread_cache;		/* keep a thread's emptied current slabs */
 	uint64_t large_cache;		/* bytes of freed large blocks kept for reuse */
 	uint64_t misuse;		/* enum hk_misuse */
+	uint64_t hardened;		/* checked slow paths, delayed reuse */
 	uint64_t stats_print;		/* statistics table at exit */
 	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
 	uint64_t log;			/* debug-log subsystems (debug builds) */

@@ -1,6 +1,7 @@
 #include "tcache.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "foreign.h"
 #include "large.h"
@@ -160,6 +161,70 @@ void hk_free_slow(void *p, uintptr_t e)
 	errno = saved;
 }
 
+/* Hardened mode. A freed block is filled with a pattern (past its link and
+ * key) and waits in the thread's ring of HK_QUARANTINE blocks; when it
+ * leaves, the pattern must be intact, or the program wrote to it after
+ * freeing it. A double free while it waits is caught by its key. */
+#define POISON ((uint64_t)0xdfdfdfdfdfdfdfdfull)
+#define POISON_MAX 256	/* bytes checked per block: the head, where stale
+			 * pointers to a freed struct usually write */
+
+static size_t poison_words(const hk_slab *s)
+{
+	size_t n = s->block_size < POISON_MAX ? s->block_size : POISON_MAX;
+	return (n - sizeof(hk_block)) / sizeof(uint64_t);
+}
+
+static void poison(hk_slab *s, hk_block *b)
+{
+	uint64_t *w = (uint64_t *)(b + 1);
+	for (size_t i = 0, n = poison_words(s); i < n; i++)
+		w[i] = POISON;
+}
+
+static void check_poison(hk_block *b)
+{
+	hk_slab *s = hk_reg_slab(hk_registry_lookup(b));
+	const uint64_t *w = (const uint64_t *)(b + 1);
+	for (size_t i = 0, n = poison_words(s); i < n; i++) {
+		if (w[i] != POISON) {
+			size_t off = sizeof *b + i * sizeof *w;
+			while (((const unsigned char *)b)[off] == 0xdf)
+				off++;
+			hk_misuse("use after free: block %p was written at offset %zu after free()",
+				  (void *)b, off);
+			return;
+		}
+	}
+}
+
+/* Put b in h's quarantine; returns the block that leaves it (to be freed
+ * now), or NULL. */
+static hk_block *quarantine(hk_heap *h, hk_slab *s, hk_block *b)
+{
+	if (h == &hk_empty_heap && !(h = hk_thread_attach()))
+		return b;
+	poison(s, b);
+	uint32_t i = h->quarantine_next++ % HK_QUARANTINE;
+	hk_block *out = h->quarantine[i];
+	h->quarantine[i] = b;
+	if (out)
+		check_poison(out);
+	return out;
+}
+
+void hk_quarantine_flush(hk_heap *h)
+{
+	for (uint32_t i = 0; i < HK_QUARANTINE; i++) {
+		hk_block *b = h->quarantine[i];
+		if (b) {
+			h->quarantine[i] = NULL;
+			check_poison(b);
+			hk_free_block(h, hk_reg_slab(hk_registry_lookup(b)), b);
+		}
+	}
+}
+
 /* The key word of a block the program may never have written: under
  * memcheck, read without making it report an uninitialised value. */
 static uintptr_t key_of(const hk_block *b)
@@ -202,7 +267,10 @@ static void free_slow(void *p, uintptr_t e)
 		HK_VG_DEFINED(p, sizeof(hk_block));
 	}
 	b->key = hk_free_key;
-	hk_free_block(hk_tls_self, s, b);
+	if (HK_UNLIKELY(HK_OPT(hardened)))
+		b = quarantine(hk_tls_self, s, b);
+	if (b)
+		hk_free_block(hk_tls_self, hk_reg_slab(hk_registry_lookup(b)), b);
 }
 
 /* Take a block from s: its free list, then its remote frees, then its
@@ -213,6 +281,10 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
 		hk_remote_splice(s, hk_remote_drain(s));
 	hk_block *b = s->free;
 	if (b) {
+		if (HK_UNLIKELY(HK_OPT(hardened)) && (!hk_slab_is_block(s, b) || b->key != hk_free_key))
+			hk_fatal("heap corruption: the free list of slab %p holds %p, not a free block "
+				 "of it (written after free?)",
+				 (void *)s->start, (void *)b);
 		s->free = b->next;
 		b->key = 0;
 		if (zeroed)

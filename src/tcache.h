@@ -14,6 +14,9 @@
 
 struct hk_large;
 
+/* Hardened mode: freed blocks wait in a per-thread ring before reuse. */
+#define HK_QUARANTINE 256
+
 typedef struct hk_heap {
 	hk_slab *cur[HK_NCLASSES];	/* never NULL: hk_empty_slab when none */
 	hk_slab *partial[HK_NCLASSES];
@@ -24,6 +27,8 @@ typedef struct hk_heap {
 	bool exiting;			/* abandoning: do not park slabs */
 	uint32_t remote_since_collect;
 	uint64_t local_frees;		/* fast path; read racily by statistics */
+	hk_block *quarantine[HK_QUARANTINE];	/* hardened mode */
+	uint32_t quarantine_next;
 	_Atomic uint64_t remote_frees;	/* counted by the owner */
 	/* Remote frees into parked slabs, pushed by other threads. */
 	_Atomic(hk_block *) delayed __attribute__((aligned(HK_CACHELINE)));
@@ -40,8 +45,9 @@ extern hk_slab hk_empty_slab;
 extern __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec")));
 
 /* The heap the fast paths use: hk_tls_self, except under Valgrind's
- * memcheck, where it stays &hk_empty_heap so that every call takes the
- * slow path, which describes blocks to memcheck. */
+ * memcheck or in hardened mode, where it stays &hk_empty_heap so that
+ * every call takes the slow path (which describes blocks to memcheck, and
+ * checks everything). */
 extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 
 /* Slow paths (tcache.c). zeroed, when not NULL, is set to whether the
@@ -66,6 +72,9 @@ void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b);
 
 /* Process the blocks other threads delivered to h. */
 void hk_heap_collect(hk_heap *h);
+
+/* Hardened mode: free every block waiting in h's quarantine. */
+void hk_quarantine_flush(hk_heap *h);
 
 /* A block of class cls. zeroed as for hk_alloc_slow. */
 HK_INLINE void *hk_tcache_alloc(size_t cls, bool *zeroed)

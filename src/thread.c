@@ -87,6 +87,7 @@ static void reset_heap(hk_heap *h)
 	}
 	h->exiting = false;
 	h->remote_since_collect = 0;
+	h->quarantine_next = 0;
 }
 
 hk_heap *hk_thread_attach(void)
@@ -109,7 +110,7 @@ hk_heap *hk_thread_attach(void)
 	reset_heap(h);
 	h->live = true;
 	hk_tls_self = h;
-	if (!hk_vg_on)
+	if (!hk_vg_on && !HK_OPT(hardened))
 		hk_tls_heap = h;
 	HK_DEBUG(HK_LOG_THREAD, "heap %p for thread %lu", (void *)h, (unsigned long)pthread_self());
 	pthread_setspecific(heap_key, h);
@@ -165,6 +166,7 @@ static void unpark(hk_heap *h, hk_slab *s)
 
 static void heap_abandon(hk_heap *h)
 {
+	hk_quarantine_flush(h);
 	hk_heap_collect(h);
 	/* No slab asks for delivery to h any more ... */
 	each_slab(h, unpark);
@@ -272,6 +274,7 @@ void hk_thread_flush(void)
 	hk_heap *h = hk_tls_self;
 	if (h == &hk_empty_heap)
 		return;
+	hk_quarantine_flush(h);
 	hk_heap_collect(h);
 	each_slab(h, flush_slab);
 }

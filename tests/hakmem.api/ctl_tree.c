@@ -95,6 +95,7 @@ static void read_every_name(void)
 		"stats.frees.local", "stats.frees.remote", "stats.classes.0.blocks",
 		"opt.superslab_lg", "opt.superslab_reserve", "opt.trim", "opt.trim_interval_ms",
 		"opt.thread_cache", "opt.misuse", "opt.stats_print", "opt.crash_report",
+		"opt.hardened", "opt.large_cache", "opt.fail_mmap_every",
 	};
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
 		CHECK(find(required[i]), "%s is listed", required[i]);
@@ -106,8 +107,12 @@ static void round_trip(void)
 {
 	for (size_t i = 0; i < nnames; i++) {
 		const struct name *n = &names[i];
-		if (!n->rw || strncmp(n->name, "opt.", 4) || !strcmp(n->name, "opt.superslab_lg"))
+		if (!n->rw || strncmp(n->name, "opt.", 4))
 			continue;
+		if (!strcmp(n->name, "opt.superslab_lg") || !strcmp(n->name, "opt.hardened")) {
+			/* Fixed once memory is in use: checked in errors(). */
+			continue;
+		}
 		if (!strcmp(n->type, "u64")) {
 			uint64_t cur, old, now, next;
 			size_t len = sizeof cur;
@@ -169,6 +174,9 @@ static void errors(void)
 	free(malloc(100));
 	CHECK(hakmem_ctl("opt.superslab_lg", NULL, NULL, &lg, sizeof lg) == EAGAIN,
 	      "changing the SuperSlab size after the first allocation: EAGAIN");
+	bool hard = true;
+	CHECK(hakmem_ctl("opt.hardened", NULL, NULL, &hard, sizeof hard) == EAGAIN,
+	      "turning on the hardened mode after the first allocation: EAGAIN");
 	CHECK(hakmem_ctl("trim", &v, &len, NULL, 0) == EINVAL, "an action with arguments: EINVAL");
 	CHECK(hakmem_ctl(NULL, &v, &len, NULL, 0) == EINVAL, "a NULL name: EINVAL");
 }
