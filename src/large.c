@@ -76,22 +76,48 @@ static void unmap(hk_large *l)
 
 /* A cached mapping of at least map_size bytes aligned to map_align, cut to
  * map_size (with at most an eighth more kept), or NULL. */
+static bool cache_put(hk_large *l);
+
+/* The smallest cached mapping of at least map_size bytes aligned to
+ * map_align, cut to map_size (keeping up to an eighth more); or else the
+ * largest smaller one, if it can grow to map_size where it is. Its pages
+ * are already faulted in, which is the point. NULL if neither. */
 static hk_large *cache_get(size_t map_size, size_t map_align)
 {
 	hk_large *l = NULL;
+	size_t fit = SIZE_MAX, under = SIZE_MAX;
 	hk_lock(&cache_lock);
-	for (size_t i = cache_len; i-- > 0;) {
+	for (size_t i = 0; i < cache_len; i++) {
 		hk_large *c = cache[i];
-		if (c->map_size >= map_size && c->map_size <= 2 * map_size && c->align >= map_align) {
-			l = c;
-			cache_take(i);
-			break;
+		if (c->align < map_align)
+			continue;
+		if (c->map_size >= map_size) {
+			if (fit == SIZE_MAX || c->map_size < cache[fit]->map_size)
+				fit = i;
+		} else if (under == SIZE_MAX || c->map_size > cache[under]->map_size) {
+			under = i;
 		}
 	}
-	hk_stats_add(&hk_gstats.large_cached, -(int64_t)(l ? l->map_size : 0));
+	size_t pick = fit != SIZE_MAX ? fit : under;
+	if (pick != SIZE_MAX) {
+		l = cache[pick];
+		cache_take(pick);
+		hk_stats_add(&hk_gstats.large_cached, -(int64_t)l->map_size);
+	}
 	hk_unlock(&cache_lock);
-	if (l && l->map_size > map_size + map_size / 8)
+	if (!l)
+		return NULL;
+	if (l->map_size > map_size + map_size / 8) {
 		shrink(l, map_size);
+	} else if (l->map_size < map_size) {
+		if (!hk_registry_prepare(l, map_size) || !hk_os_resize(l, l->map_size, map_size)) {
+			if (!cache_put(l))
+				unmap(l);
+			return NULL;
+		}
+		hk_registry_set(l, map_size, (uintptr_t)l);
+		l->map_size = map_size;
+	}
 	return l;
 }
 
@@ -195,12 +221,12 @@ void *hk_large_realloc(hk_large *l, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (new == old)
-		return (char *)l + l->offset;
-
-	if (new < old) {
-		shrink(l, new);
-		hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size - (int64_t)old);
+	/* A block that grew keeps its room: shrink only below half. */
+	if (new <= old) {
+		if (new < old / 2) {
+			shrink(l, new);
+			hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size - (int64_t)old);
+		}
 		return (char *)l + l->offset;
 	}
 	if (hk_os_resize(l, old, new)) {
@@ -214,8 +240,14 @@ void *hk_large_realloc(hk_large *l, size_t size)
 		return (char *)l + l->offset;
 	}
 
-	hk_large *dst = hk_os_map(new, l->align);
-	if (!dst)
+	/* Moving: take room to grow again in place (address space only; pages
+	 * that are never written are never resident), as a growing buffer
+	 * usually goes on growing. */
+	size_t room = new < ((size_t)64 << 20) ? new : ((size_t)64 << 20);
+	hk_large *dst = new <= PTRDIFF_MAX / 2 ? hk_os_try_map(new + room, l->align) : NULL;
+	if (dst)
+		new += room;
+	else if (!(dst = hk_os_map(new, l->align)))
 		return NULL;
 	if (!reg_add(dst, new)) {
 		hk_os_unmap(dst, new);

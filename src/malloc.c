@@ -181,9 +181,11 @@ static bool check_size(void *p, size_t size, const char *what)
 	size_t usable = hk_block_usable(p, what, &l);
 	if (!usable)
 		return false;
-	if (size > usable)
+	if (size > usable) {
 		hk_misuse("%s: size %zu is larger than the block %p (%zu bytes)", what, size, p,
 			  usable);
+		return false;
+	}
 	return true;
 }
 
@@ -195,8 +197,10 @@ HK_EXPORT void hakmem_free_sized(void *p, size_t size)
 
 HK_EXPORT void hakmem_free_aligned_sized(void *p, size_t align, size_t size)
 {
-	if (p && align && ((uintptr_t)p & (align - 1)))
+	if (p && align && ((uintptr_t)p & (align - 1))) {
 		hk_misuse("free_aligned_sized(): %p is not aligned to %zu", p, align);
+		return;
+	}
 	if (check_size(p, size, "free_aligned_sized()"))
 		hakmem_free(p);
 }

@@ -9,6 +9,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Installed guidance on vm.max_map_count (configure sets the path). */
+#ifndef HAKMEM_MAPPINGS_DOC
+#define HAKMEM_MAPPINGS_DOC "max_map_count.md in hakmem's documentation"
+#endif
+
 static _Atomic uint64_t os_mappings;
 static _Atomic uint64_t os_mapped;
 static atomic_bool os_enomem_reported;
@@ -55,15 +60,17 @@ void hk_os_report_enomem(size_t request)
 	int saved = errno;
 	hk_message("out of memory: the kernel refused a mapping of %zu bytes; "
 		   "hakmem holds %llu mappings (%llu MiB); vm.max_map_count is %ld "
-		   "(raise it with sysctl -w vm.max_map_count=N if mappings are near it); "
+		   "(raise it with sysctl -w vm.max_map_count=N if mappings are near it, see %s); "
 		   "allocations return NULL with ENOMEM until memory is freed",
 		   request, (unsigned long long)hk_os_mappings(),
-		   (unsigned long long)(hk_os_mapped_bytes() >> 20), read_max_map_count());
+		   (unsigned long long)(hk_os_mapped_bytes() >> 20), read_max_map_count(),
+		   HAKMEM_MAPPINGS_DOC);
 	errno = saved;
 }
 
-/* Fault injection for tests (option fail_mmap_every): every Nth mapping
- * the engine asks for fails as if the kernel had refused it. */
+/* Fault injection for tests (option fail_mmap_every): every Nth request
+ * for a new mapping (hk_os_map, hk_os_try_map) fails as if the kernel had
+ * refused it. */
 static bool injected_failure(void)
 {
 	static _Atomic uint64_t calls;
@@ -73,16 +80,18 @@ static bool injected_failure(void)
 
 static void *raw_map(void *hint, size_t size)
 {
-	if (HK_UNLIKELY(injected_failure())) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
-void *hk_os_map(size_t size, size_t align)
+static void *map(size_t size, size_t align, bool report)
 {
+	if (HK_UNLIKELY(injected_failure())) {
+		if (report)
+			hk_os_report_enomem(size);
+		errno = ENOMEM;
+		return NULL;
+	}
 	int saved = errno;
 	uintptr_t hint = atomic_load_explicit(&os_hint, memory_order_relaxed);
 	void *p = raw_map(hint ? (void *)hk_align_up(hint, align) : NULL, size);
@@ -98,7 +107,8 @@ void *hk_os_map(size_t size, size_t align)
 	}
 	char *raw = raw_map(NULL, over);
 	if (!raw) {
-		hk_os_report_enomem(size);
+		if (report)
+			hk_os_report_enomem(size);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -117,11 +127,26 @@ done:
 	return p;
 }
 
+void *hk_os_map(size_t size, size_t align)
+{
+	return map(size, align, true);
+}
+
+void *hk_os_try_map(size_t size, size_t align)
+{
+	return map(size, align, false);
+}
+
 void hk_os_unmap(void *p, size_t size)
 {
 	int saved = errno;
-	if (munmap(p, size) != 0)
-		hk_fatal("munmap(%p, %zu) failed with errno %d", p, size, errno);
+	if (munmap(p, size) != 0) {
+		/* Unmapping part of a mapping the kernel merged with its
+		 * neighbours splits it; at vm.max_map_count that fails with
+		 * ENOMEM. Give the pages back and leave the addresses mapped. */
+		hk_os_report_enomem(size);
+		madvise(p, size, MADV_DONTNEED);
+	}
 	account(-1, -(long long)size);
 	errno = saved;
 	HK_DEBUG(HK_LOG_OS, "unmap %p %zu", p, size);

@@ -11,6 +11,10 @@
  * request is unmapped. Returns NULL with errno = ENOMEM on failure. */
 void *hk_os_map(size_t size, size_t align);
 
+/* hk_os_map that says nothing when it fails (a speculative request with a
+ * fallback). */
+void *hk_os_try_map(size_t size, size_t align);
+
 /* Unmap a whole mapping made by hk_os_map (or resized by hk_os_remap). */
 void hk_os_unmap(void *p, size_t size);
 
