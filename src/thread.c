@@ -192,11 +192,17 @@ static void thread_exit(void *arg)
 	hk_unlock(&heaps_lock);
 }
 
-static void take_adopted(hk_heap *h, hk_slab *s)
+/* Take s off its abandoned list (abandoned lock held). */
+static void abandoned_unlink(hk_slab *s)
 {
 	hk_slab_list_remove(&abandoned[s->cls], s);
 	atomic_fetch_sub_explicit(&abandoned_count[s->cls], 1, memory_order_relaxed);
 	s->where = HK_WHERE_NONE;
+}
+
+static void take_adopted(hk_heap *h, hk_slab *s)
+{
+	abandoned_unlink(s);
 	hk_slab_set_owner(s, h, false);
 }
 
@@ -291,9 +297,7 @@ static void release_empty_abandoned(void)
 			hk_slab *next = s->next;
 			hk_remote_splice(s, hk_remote_drain(s));
 			if (s->used == 0) {
-				hk_slab_list_remove(&abandoned[c], s);
-				atomic_fetch_sub_explicit(&abandoned_count[c], 1, memory_order_relaxed);
-				s->where = HK_WHERE_NONE;
+				abandoned_unlink(s);
 				s->next = empty;
 				empty = s;
 			}
