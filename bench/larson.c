@@ -1,73 +1,51 @@
 /* larson - a Larson-style server allocation benchmark.
  *
- * Each of T threads owns a table of N live blocks.  A step frees a random
+ * Each of T threads owns a table of N live blocks. A step frees a random
  * block of the table and allocates a new one of random size in [min, max],
- * touching its first and last bytes.  Every round (0.5 s by default) the
- * threads exit and freshly created threads take over their tables, so blocks
- * are freed by threads other than the ones that allocated them and threads
- * churn the way they do in a thread-per-connection server.
+ * touching its first and last bytes (the next owner checks the first).
+ * Every round the threads exit and freshly created threads take over their
+ * tables, so most blocks are freed by threads other than the ones that
+ * allocated them, and threads churn the way they do in a
+ * thread-per-connection server.
+ *
+ * Two ways to decide how long it runs:
+ *   -s SECONDS [-r ROUND]   by the clock (rounds of ROUND seconds); for
+ *                           soak tests and the demo
+ *   --ops N [--rounds R]    fixed work: N steps in all, in R rounds, each
+ *                           thread doing N/(T*R) steps per round; the same
+ *                           requests under every allocator (bench/run)
  *
  * Not linked with any particular allocator: run it as is for the system
  * malloc, or with LD_PRELOAD=.../libhakmem.so.1 for hakmem.
  *
- * usage: larson [-t threads] [-s seconds] [-n live-blocks-per-thread]
- *               [--min bytes] [--max bytes] [-r round-seconds] [--seed N]
  * output (one line):
- *   larson: threads=T seconds=S ops=N ops/s=X peak_rss_kb=R maps=M
+ *   larson: threads=T ops=N seconds=S ops/s=X check=H peak_rss_kb=R maps=M
  * where maps is the number of lines of /proc/self/maps at the end of the run
- * (before the tables are freed) and peak_rss_kb is getrusage()'s ru_maxrss.
+ * (before the tables are freed), peak_rss_kb is getrusage()'s ru_maxrss, and
+ * check a digest of the sizes requested (fixed-work mode only; else 0).
  */
-#define _GNU_SOURCE 1
+#include "bench.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <inttypes.h>
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 struct table {
 	void **blk;
-	size_t *len;
-	size_t n;
+	uint32_t *len;
+	uint64_t n;
 	uint64_t rng;
-	uint64_t ops;
+	uint64_t ops;		/* steps done */
+	uint64_t quota;		/* fixed-work mode: steps per round */
+	uint64_t digest;
 	uint64_t failures;
-	double until;
+	double until;		/* clock mode: end of the round */
 	bool filled;
+	char pad[64];
 };
 
-static size_t min_size = 8, max_size = 1024;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* xorshift64* */
-static inline uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
-static inline size_t pick_size(uint64_t *s)
-{
-	return min_size + (size_t)((rng_next(s) >> 11) % (max_size - min_size + 1));
-}
+static uint64_t min_size = 8, max_size = 1024;
+static bool fixed_work;
 
 static inline void *alloc_touch(size_t n)
 {
@@ -79,36 +57,48 @@ static inline void *alloc_touch(size_t n)
 	return p;
 }
 
+static inline void step(struct table *t)
+{
+	uint64_t i = bench_below(&t->rng, t->n);
+	unsigned char *old = t->blk[i];
+	if (old) {
+		/* read what the previous owner wrote */
+		if (old[0] != (unsigned char)t->len[i])
+			t->failures++;
+		free(old);
+	}
+	uint64_t len = bench_range(&t->rng, min_size, max_size);
+	t->len[i] = (uint32_t)len;
+	t->blk[i] = alloc_touch(len);
+	if (!t->blk[i])
+		t->failures++;
+	t->digest += len;
+}
+
 static void *worker(void *arg)
 {
 	struct table *t = arg;
 
 	if (!t->filled) {
-		for (size_t i = 0; i < t->n; i++) {
-			t->len[i] = pick_size(&t->rng);
+		for (uint64_t i = 0; i < t->n; i++) {
+			t->len[i] = (uint32_t)bench_range(&t->rng, min_size, max_size);
 			t->blk[i] = alloc_touch(t->len[i]);
 			if (!t->blk[i])
 				t->failures++;
 		}
 		t->filled = true;
 	}
+	if (fixed_work) {
+		for (uint64_t k = 0; k < t->quota; k++)
+			step(t);
+		t->ops += t->quota;
+		return NULL;
+	}
 	for (;;) {
-		for (int k = 0; k < 1024; k++) {
-			size_t i = (size_t)((rng_next(&t->rng) >> 11) % t->n);
-			unsigned char *old = t->blk[i];
-			if (old) {
-				/* read what the previous owner wrote */
-				if (old[0] != (unsigned char)t->len[i])
-					t->failures++;
-				free(old);
-			}
-			t->len[i] = pick_size(&t->rng);
-			t->blk[i] = alloc_touch(t->len[i]);
-			if (!t->blk[i])
-				t->failures++;
-		}
+		for (int k = 0; k < 1024; k++)
+			step(t);
 		t->ops += 1024;
-		if (now() >= t->until)
+		if (bench_now() >= t->until)
 			break;
 	}
 	return NULL;
@@ -134,155 +124,81 @@ static long maps_lines(void)
 	return lines;
 }
 
-static void usage(FILE *f, const char *argv0)
-{
-	fprintf(f,
-		"usage: %s [-t threads] [-s seconds] [-n live-blocks-per-thread]\n"
-		"          [--min bytes] [--max bytes] [-r round-seconds] "
-		"[--seed N]\n"
-		"defaults: -t 4 -s 10 -n 1000 --min 8 --max 1024 -r 0.5 "
-		"--seed 1\n",
-		argv0);
-}
-
-static bool parse_size(const char *s, size_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || v == 0 || v > (1ull << 40))
-		return false;
-	*out = (size_t)v;
-	return true;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "threads", required_argument, NULL, 't' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ "blocks", required_argument, NULL, 'n' },
-		{ "min", required_argument, NULL, 'm' },
-		{ "max", required_argument, NULL, 'M' },
-		{ "round", required_argument, NULL, 'r' },
-		{ "seed", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	size_t threads = 4, blocks = 1000, seed = 1;
+	uint64_t threads = 4, blocks = 1000, seed = 1, ops = 0, rounds = 20;
 	double seconds = 10, round_len = 0.5;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "t:s:n:r:h", opts, NULL)) != -1) {
-		char *end;
-		switch (c) {
-		case 't':
-			if (!parse_size(optarg, &threads) || threads > 4096)
-				goto bad;
-			break;
-		case 'n':
-			if (!parse_size(optarg, &blocks))
-				goto bad;
-			break;
-		case 'm':
-			if (!parse_size(optarg, &min_size))
-				goto bad;
-			break;
-		case 'M':
-			if (!parse_size(optarg, &max_size))
-				goto bad;
-			break;
-		case 'S':
-			if (!parse_size(optarg, &seed))
-				goto bad;
-			break;
-		case 's':
-			seconds = strtod(optarg, &end);
-			if (*end || !(seconds > 0))
-				goto bad;
-			break;
-		case 'r':
-			round_len = strtod(optarg, &end);
-			if (*end || !(round_len > 0))
-				goto bad;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
-		default:
-			goto bad;
-		}
+	const struct bench_opt opts[] = {
+		{ "threads", 't', BENCH_U64, &threads, "threads (a new set every round)" },
+		{ "seconds", 's', BENCH_DOUBLE, &seconds, "run time (clock mode)" },
+		{ "round", 'r', BENCH_DOUBLE, &round_len, "round length in seconds (clock mode)" },
+		{ "ops", 0, BENCH_U64, &ops, "fixed work: steps in all (0: clock mode)" },
+		{ "rounds", 0, BENCH_U64, &rounds, "fixed work: rounds" },
+		{ "blocks", 'n', BENCH_U64, &blocks, "live blocks per thread" },
+		{ "min", 0, BENCH_U64, &min_size, "smallest request" },
+		{ "max", 0, BENCH_U64, &max_size, "largest request" },
+		{ "seed", 0, BENCH_U64, &seed, "random seed" },
+		{ NULL, 0, 0, NULL, NULL },
+	};
+	bench_parse(argc, argv,
+		    "Larson server: threads replace random blocks of their table; every\n"
+		    "round new threads take the tables over (cross-thread frees).",
+		    opts);
+	if (threads < 1 || threads > 4096 || blocks < 1 || min_size < 1 ||
+	    min_size > max_size || max_size > UINT32_MAX || rounds < 1 ||
+	    !(seconds > 0) || !(round_len > 0)) {
+		fprintf(stderr, "larson: bad arguments (see --help)\n");
+		return 2;
 	}
-	if (optind != argc || min_size > max_size)
-		goto bad;
+	fixed_work = ops > 0;
 
-	struct table *tab = calloc(threads, sizeof *tab);
-	pthread_t *th = calloc(threads, sizeof *th);
-	if (!tab || !th) {
-		perror("larson: calloc");
-		return 1;
-	}
-	for (size_t i = 0; i < threads; i++) {
+	struct table *tab = bench_map(threads * sizeof *tab);
+	pthread_t *th = bench_map(threads * sizeof *th);
+	for (uint64_t i = 0; i < threads; i++) {
 		tab[i].n = blocks;
-		tab[i].blk = calloc(blocks, sizeof *tab[i].blk);
-		tab[i].len = calloc(blocks, sizeof *tab[i].len);
-		if (!tab[i].blk || !tab[i].len) {
-			perror("larson: calloc");
-			return 1;
-		}
-		tab[i].rng = (uint64_t)seed * 0x9E3779B97F4A7C15ull +
-			     (uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ull;
-		if (!tab[i].rng)
-			tab[i].rng = 1;
+		tab[i].blk = bench_map(blocks * sizeof *tab[i].blk);
+		tab[i].len = bench_map(blocks * sizeof *tab[i].len);
+		tab[i].rng = bench_seed(seed, i);
+		tab[i].quota = ops / (threads * rounds);
 	}
 
-	double start = now(), end = start + seconds;
-	while (now() < end) {
-		double until = now() + round_len;
+	double start = bench_now(), end = start + seconds;
+	for (uint64_t r = 0; fixed_work ? r < rounds : bench_now() < end; r++) {
+		double until = bench_now() + round_len;
 		if (until > end)
 			until = end;
-		for (size_t i = 0; i < threads; i++) {
+		for (uint64_t i = 0; i < threads; i++) {
 			tab[i].until = until;
 			int rc = pthread_create(&th[i], NULL, worker, &tab[i]);
 			if (rc) {
-				fprintf(stderr, "larson: pthread_create: %s\n",
-					strerror(rc));
+				fprintf(stderr, "larson: pthread_create: %s\n", strerror(rc));
 				return 1;
 			}
 		}
-		for (size_t i = 0; i < threads; i++)
+		for (uint64_t i = 0; i < threads; i++)
 			pthread_join(th[i], NULL);
 	}
-	double elapsed = now() - start;
+	double elapsed = bench_now() - start;
 	long maps = maps_lines();
 
-	uint64_t ops = 0, failures = 0;
-	for (size_t i = 0; i < threads; i++) {
-		ops += tab[i].ops;
+	uint64_t done = 0, failures = 0, digest = 0;
+	for (uint64_t i = 0; i < threads; i++) {
+		done += tab[i].ops;
 		failures += tab[i].failures;
-		for (size_t k = 0; k < tab[i].n; k++)
+		digest += bench_mix(i, tab[i].digest);
+		for (uint64_t k = 0; k < tab[i].n; k++)
 			free(tab[i].blk[k]);
-		free(tab[i].blk);
-		free(tab[i].len);
 	}
-	free(tab);
-	free(th);
 
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	printf("larson: threads=%zu seconds=%.2f ops=%" PRIu64
-	       " ops/s=%.0f peak_rss_kb=%ld maps=%ld\n",
-	       threads, elapsed, ops, (double)ops / elapsed, ru.ru_maxrss,
-	       maps);
+	char extra[128];
+	snprintf(extra, sizeof extra, "peak_rss_kb=%ld maps=%ld", ru.ru_maxrss, maps);
+	bench_result("larson", threads, done, elapsed, fixed_work ? digest : 0, extra);
 	if (failures) {
-		fprintf(stderr,
-			"larson: %" PRIu64 " failed allocations or corrupt "
-			"blocks\n", failures);
+		fprintf(stderr, "larson: %" PRIu64 " failed allocations or corrupt blocks\n",
+			failures);
 		return 1;
 	}
 	return 0;
-
-bad:
-	usage(stderr, argv[0]);
-	return 2;
 }

@@ -41,131 +41,168 @@
  *  P2 no block is handed out twice: malloc asserts the block was on the
  *     free list or never used (loc FREE/BUMP), never live;
  *  P3 accounting: after every owner step, S.used == number of blocks that
- *     are live or in flight (not FREE/BUMP) -- the invariant of slab.h;
+ *     are live or in flight (not FREE/BUMP), plus one while S is pinned as
+ *     its heap's current slab -- the invariant of slab.h;
  *  P4 S is never released (to the pool, i.e. unmapped) while a block of it
  *     is live or in flight, and nothing touches S after its release
  *     (S_ACCESS in every step that reads or writes S, e.g. the remote
  *     freer's read of the owner after its CAS);
  *  P5 only the owner touches S's free list, used count and list position
  *     (OWNER_ONLY), or a thread holding the abandoned lock while S has no
- *     owner (trim); S is parked only when it is not a current slab;
+ *     owner (trim); a current slab is never parked; the owner word's full
+ *     tag matches the full list;
  *  P6 at the end: every block is back (FREE/BUMP), no delivery is pending,
  *     and S went back to the pool; no thread holds a block in its hands at
  *     exit.
  *
- * GRANULARITY. One atomic step per atomic instruction of the C code (each
- * load, CAS and exchange of xtf, owner, delayed). Code that touches only
- * data of the slab's owner (free list, used, where, a heap's cur) is one
- * d_step: no other thread reads that data, which P5 checks. A lock-holding
- * critical section with no atomic instruction inside is one step guarded
- * by the lock being free. CAS is strong (a spurious failure of the C
- * code's weak CAS only retries with the same values). Memory order is
- * sequentially consistent: the acquire/release pairs of the C code are not
- * checked here (ThreadSanitizer runs cover them).
+ * GRANULARITY. Each step of the model holds exactly one shared action of
+ * the C code -- an atomic operation on xtf, owner or a heap's delayed list,
+ * a critical section of a lock, or the unlocked write of h->live -- plus
+ * the owner-private work next to it (free list, used, pinned, where, a
+ * heap's cur: data only the owner touches, as OWNER_ONLY checks). A CAS
+ * loop is one read-modify-write at its successful CAS (its computation
+ * depends only on the word it read, and what it writes before the CAS is
+ * private until the CAS publishes it). A relaxed pre-check that the code
+ * re-validates is merged with what it guards (hk_remote_drain's NULL test,
+ * hk_heap_collect's test before the exchange, abandoned_count before the
+ * lock): each is linearisable at one point. hk_free_fast's owner read
+ * doubles as hk_free_block's first one (the read alone has no effect, and
+ * only the reading thread can make itself the owner). The loop of
+ * hk_thread_collect_orphans under the heaps lock is one step. Memory order
+ * is sequentially consistent: the acquire/release pairs of the C code are
+ * not checked here (the ThreadSanitizer runs of tools/check-sanitizers
+ * cover them).
  *
  * NOT MODELLED: the every-64th collect made inside a collect (C recurses:
  * hk_heap_collect -> hk_free_block -> hk_heap_collect; the model makes that
- * collect only at the top level); fork; out-of-memory (a heap can always
- * be had; see -DATTACH_CAN_FAIL below); the block key and pointer checks.
+ * collect only at the top level); hardened mode's quarantine and the
+ * Valgrind path (both only send frees to the slow path); fork; out of
+ * memory (a heap can always be had, but see ATTACH_CAN_FAIL); the block
+ * key and pointer checks; slabs other than S (C_OTHER above).
  *
  * MAPPING TO THE C CODE. Each inline below names the C function it
- * mirrors. The anchors are statements of the C code that the model's
- * steps stand for; tools/check-model checks that each still appears in
- * src/ (so a change to the protocol shows up as a failing anchor and the
- * model gets updated with it). Format: "ANCHOR file: statement".
+ * mirrors. The anchors are statements of the C code that the model's steps
+ * stand for; tools/check-model checks that each one still appears in the
+ * file of src/ it names, so that a change to the protocol shows up and the
+ * model is updated with it.
  *
  * hk_remote_push (remote.c) -> remote_push
  *   ANCHOR remote.c: if ((old & HK_XTF_STATE) == HK_XTF_NOTIFY) {
  *   ANCHOR remote.c: new = (old & ~HK_XTF_STATE) | HK_XTF_QUIET;
  *   ANCHOR remote.c: new = (uintptr_t)b | (old & HK_XTF_STATE);
- *   ANCHOR remote.c: struct hk_heap *h = atomic_load_explicit(&s->owner, memory_order_acquire);
+ *   ANCHOR remote.c: struct hk_heap *h = hk_slab_owner(s);
  *   ANCHOR remote.c: while (!atomic_compare_exchange_weak_explicit(&h->delayed, &head, b, memory_order_release,
- * take / hk_remote_drain / hk_remote_drain_park (remote.c) -> take, drain, drain_park
+ * take, hk_remote_drain, hk_remote_drain_park (remote.c) -> DRAIN_BODY, DRAIN_PARK_BODY
  *   ANCHOR remote.c: new = state_after == HK_XTF_STATE ? (old & HK_XTF_STATE) : state_after;
  *   ANCHOR remote.c: if (PTR(atomic_load_explicit(&s->xtf, memory_order_relaxed)) == NULL)
  *   ANCHOR remote.c: return take(s, HK_XTF_NOTIFY);
- * hk_remote_unpark (remote.c) -> unpark
+ * hk_remote_unpark (remote.c) -> UNPARK_BODY
  *   ANCHOR remote.c: while ((old & HK_XTF_STATE) != HK_XTF_QUIET &&
- * hk_remote_splice (remote.c) -> splice   [-DSEED_BUG drops the subtraction]
+ * hk_remote_splice (remote.c) -> SPLICE_BODY   [SEED_BUG drops the subtraction]
  *   ANCHOR remote.c: if (HK_UNLIKELY(++n > s->used))
  *   ANCHOR remote.c: s->used -= n;
- * hk_tcache_alloc (tcache.h) -> do_alloc, fast path
+ * the owner word and its full tag (slab.h) -> s_owner, s_ofull
+ *   ANCHOR slab.h: #define HK_OWNER_FULL ((uintptr_t)1)
+ * hk_tcache_alloc (tcache.h) -> do_alloc's fast path
  *   ANCHOR tcache.h: s->used++;
- * hk_free_fast (tcache.h) -> do_free, fast path
- *   ANCHOR tcache.h: if (HK_LIKELY(s && atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
+ * hk_free_fast (tcache.h) -> free_begin
+ *   ANCHOR tcache.h: if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
  *   ANCHOR tcache.h: if (HK_UNLIKELY(--s->used == 0))
- * hk_slab_emptied (tcache.c) -> slab_emptied   [-DNO_THREAD_CACHE: opt.thread_cache=0]
- *   ANCHOR tcache.c: if (s->where == HK_WHERE_CUR) {
- *   ANCHOR tcache.c: if (HK_OPT(thread_cache))
- * free_local (tcache.c) -> free_local
+ * move_to, hk_slab_unpin, hk_slab_emptied (tcache.c) -> where/s_ofull updates, UNPIN_BODY, slab_emptied
+ *   ANCHOR tcache.c: hk_slab_set_owner(s, h, where == HK_WHERE_FULL);
+ *   ANCHOR tcache.c: s->pinned = 0;
+ *   ANCHOR tcache.c: h->cur[s->cls] = &hk_empty_slab;
+ * free_local (tcache.c) -> FREE_LOCAL_BODY
  *   ANCHOR tcache.c: if (s->where == HK_WHERE_FULL)
- * free_delivered (tcache.c) -> free_delivered
+ * free_delivered (tcache.c) -> in heap_collect
  *   ANCHOR tcache.c: if (s->where != HK_WHERE_CUR && !h->exiting)
- * hk_free_block (tcache.c) -> free_block_top (from free), free_block_inner
- * (from a collect)
- *   ANCHOR tcache.c: hk_heap *o = atomic_load_explicit(&s->owner, memory_order_acquire);
+ * hk_free_block (tcache.c) -> free_block_top (from free), free_block_inner (from a collect)
+ *   ANCHOR tcache.c: hk_heap *o = hk_slab_owner(s);
  *   ANCHOR tcache.c: if (h && hk_thread_adopt(h, s)) {
  *   ANCHOR tcache.c: hk_remote_push(s, b);
  *   ANCHOR tcache.c: if (hk_remote_push(s, b))
  *   ANCHOR tcache.c: if (++h->remote_since_collect >= HK_COLLECT_EVERY) {
  * hk_heap_collect (tcache.c) -> heap_collect
  *   ANCHOR tcache.c: hk_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
- *   ANCHOR tcache.c: if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h)
- * take_block (tcache.c) -> take_block
+ *   ANCHOR tcache.c: if (hk_slab_owner(s) == h)
+ * take_block (tcache.c) -> in alloc_slow, POP_BODY
  *   ANCHOR tcache.c: hk_remote_splice(s, hk_remote_drain(s));
  *   ANCHOR tcache.c: b = hk_slab_bump(s);
  * next_slab (tcache.c) -> next_slab
  *   ANCHOR tcache.c: s = hk_thread_adopt_any(h, cls);
  *   ANCHOR tcache.c: s = hk_pool_acquire(cls, false);
  *   ANCHOR tcache.c: hk_thread_collect_orphans(h);
- *   ANCHOR tcache.c: atomic_store_explicit(&s->owner, h, memory_order_release);
- * hk_alloc_slow (tcache.c) -> alloc_slow
+ *   ANCHOR tcache.c: hk_slab_set_owner(s, h, false);
+ * alloc_slow (tcache.c) -> alloc_slow
  *   ANCHOR tcache.c: h->cur[cls] = &hk_empty_slab;
+ *   ANCHOR tcache.c: hk_slab_unpin(s);
  *   ANCHOR tcache.c: hk_remote_splice(s, hk_remote_drain_park(s));
  *   ANCHOR tcache.c: move_to(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
  *   ANCHOR tcache.c: hk_remote_unpark(s);
  *   ANCHOR tcache.c: s->where = HK_WHERE_CUR;
+ *   ANCHOR tcache.c: s->pinned = 1;
  * hk_thread_attach (thread.c) -> attach
  *   ANCHOR thread.c: free_heaps = h->next_free;
  *   ANCHOR thread.c: h->live = true;
- * heap_abandon / thread_exit (thread.c) -> thread_exit
+ * heap_abandon, thread_exit (thread.c) -> thread_exit
  *   ANCHOR thread.c: each_slab(h, unpark);
  *   ANCHOR thread.c: h->exiting = true;
  *   ANCHOR thread.c: each_slab(h, abandon_slab);
  *   ANCHOR thread.c: h->live = false;
- * abandon_slab (thread.c) -> abandon_slab
+ * abandon_slab (thread.c) -> abandon_slab   [FIX_ABANDON_PARK: the proposed fix]
  *   ANCHOR thread.c: s->where = HK_WHERE_ABANDONED;
- *   ANCHOR thread.c: atomic_store_explicit(&s->owner, NULL, memory_order_release);
- * hk_thread_adopt / take_adopted (thread.c) -> adopt
+ *   ANCHOR thread.c: hk_slab_set_owner(s, NULL, false);
+ * hk_thread_adopt, take_adopted (thread.c) -> adopt_and_free
  *   ANCHOR thread.c: s->where == HK_WHERE_ABANDONED;
- *   ANCHOR thread.c: return atomic_load_explicit(&s->owner, memory_order_relaxed) == h;
+ *   ANCHOR thread.c: return hk_slab_owner(s) == h;
  *   ANCHOR thread.c: s->where = HK_WHERE_PARTIAL;
- * hk_thread_adopt_any (thread.c) -> adopt_any
+ * hk_thread_adopt_any (thread.c) -> in next_slab
  *   ANCHOR thread.c: if (!atomic_load_explicit(&abandoned_count[cls], memory_order_relaxed))
  * hk_thread_collect_orphans (thread.c) -> collect_orphans
  *   ANCHOR thread.c: if (o->live || !atomic_load_explicit(&o->delayed, memory_order_relaxed))
- *   ANCHOR thread.c: hk_free_block(h, hk_superslab_slab_of(e, list), list);
+ *   ANCHOR thread.c: hk_free_block(h, hk_reg_slab(hk_registry_lookup(list)), list);
  * hk_thread_trim: flush_slab, release_empty_abandoned (thread.c) -> trim
  *   ANCHOR thread.c: hk_thread_flush();
- *   ANCHOR thread.c: hk_thread_collect_orphans(hk_tls_heap);
+ *   ANCHOR thread.c: hk_thread_collect_orphans(hk_tls_self);
  *   ANCHOR thread.c: release_empty_abandoned();
- * hk_pool_release (pool.c) -> pool_release
- *   ANCHOR pool.c: atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
- * hk_slab_init (slab.c) -> pool_acquire_mapped
+ * hk_pool_release (pool.c) -> RELEASE_BODY
+ *   ANCHOR pool.c: hk_slab_set_owner(s, NULL, false);
+ * hk_slab_init (slab.c) -> in next_slab
  *   ANCHOR slab.c: atomic_store_explicit(&s->xtf, HK_XTF_QUIET, memory_order_relaxed);
  *
- * MACROS (spin -D...):
- *   NB=n              blocks in the slab (default 3)
- *   SEED_BUG          hk_remote_splice does not subtract from used (the
- *                     accounting bug of the seed): must be caught
- *   NO_ACCOUNTING_CHECK  leave out P3, so that a broken accounting shows
- *                     through its consequence (a slab never released)
- *   NO_THREAD_CACHE   opt.thread_cache = 0 (emptied current slabs go back)
- *   NO_TRIM           the adopter never calls hk_thread_trim()
- *   ATTACH_CAN_FAIL   a heap-less thread's hk_thread_attach() may fail
- *                     (out of memory)
- *   NO_FINAL_ALLOC    the finisher does not allocate before it exits (only
- *                     a later free, a collect or a trim may adopt)
+ * MACROS (spin -D...; tools/check-model runs the combinations that matter):
+ *   NB=n                 blocks in the slab (2 to 4; default 3)
+ *   THIRD=FREER          the third thread frees instead of adopting
+ *   OWNER_ALLOCS, OWNER_FREES, FREER_FREES, ADOPTER_ALLOCS, ADOPTER_FREES
+ *                        the budgets of user-level operations
+ *   SEED_BUG             hk_remote_splice does not subtract from used (the
+ *                        accounting bug of the seed): must be caught
+ *   NO_ACCOUNTING_CHECK  leave out P3, so that broken accounting shows
+ *                        through its consequence (a slab never released)
+ *   NO_THREAD_CACHE      opt.thread_cache = 0: current slabs are not pinned
+ *   NO_TRIM              the adopter never calls hk_thread_trim()
+ *   NO_COLLECT_EVERY     no collect after a remote free
+ *   ATTACH_CAN_FAIL      a heap-less thread's hk_thread_attach() may fail
+ *   NO_FINAL_ALLOC       the finisher does not allocate before it exits, so
+ *                        only a free into an abandoned slab may adopt it
+ *   FIX_NOHEAP_PUSH      proposed fix for problem 1 below
+ *   FIX_ABANDON_PARK     proposed fix for problem 2 below
+ *
+ * KNOWN PROBLEMS of the C code found with this model (tools/check-model
+ * expects these variants to fail until the code is fixed):
+ *  1. ATTACH_CAN_FAIL: hk_free_block, when the thread has no heap and
+ *     hk_thread_attach() fails, calls hk_remote_push() and ignores its
+ *     result. If the slab was parked and its owner abandoned it meanwhile,
+ *     the push only switched the slab to QUIET and returned false: the
+ *     block is lost and the slab is never released. Fix: push again while
+ *     it returns false (FIX_NOHEAP_PUSH).
+ *  2. NO_FINAL_ALLOC: a remote free that read the owner before the owner
+ *     exited can push its block onto xtf after abandon_slab drained it:
+ *     the slab is abandoned, QUIET, with every block free, and stays
+ *     mapped until some thread allocates from its class (or a trim). Fix:
+ *     abandon_slab clears the owner first and then drains and parks the
+ *     slab under the abandoned lock, so that a later remote free takes
+ *     the NOTIFY path, finds no owner and adopts (FIX_ABANDON_PARK).
  */
 
 #ifndef NB
@@ -225,6 +262,11 @@
 #define ADOPTER_FREES 1
 #endif
 
+/* The third thread's role: ADOPTER, or a second FREER. */
+#ifndef THIRD
+#define THIRD ADOPTER
+#endif
+
 /* --- State ------------------------------------------------------------- */
 
 byte loc[NB + 1];		/* ghost; block 0 is NULL */
@@ -237,6 +279,8 @@ byte s_bump = 1;		/* next never-used block; NB + 1: none left */
 byte s_owner;			/* _Atomic owner: heap id or NOHEAP */
 byte s_where;
 byte xtf;			/* _Atomic xtf */
+bool s_ofull;			/* HK_OWNER_FULL in the owner word */
+bool s_pinned;			/* used holds the current slab's own count */
 bool s_inpool = true;		/* in the pool, never used yet */
 bool s_released;		/* went back to the pool (unmapped) */
 
@@ -282,8 +326,17 @@ hidden byte gw, sp_n, sp_t, ca_i, ca_n;
 #error "NB must be 2, 3 or 4"
 #endif
 
-/* Pick a live block into fr (the program passes it to free). */
+/* Pick a live block into fr (the program passes it to free); the
+ * finisher, alone by then, takes the first. */
 inline pick_live() {
+	if
+	:: role == FINISHER ->
+		fr = 1;
+		do
+		:: loc[fr] != L_USER -> fr++
+		:: else -> break
+		od
+	:: role != FINISHER ->
 	if
 	:: loc[1] == L_USER -> fr = 1
 	:: loc[2] == L_USER -> fr = 2
@@ -293,6 +346,7 @@ inline pick_live() {
 #if NB >= 4
 	:: loc[4] == L_USER -> fr = 4
 #endif
+	fi
 	fi
 }
 
@@ -306,7 +360,7 @@ inline grab(l, from) {
 	gw = 0
 }
 
-/* P3 */
+/* P3: used == blocks live or in flight. */
 inline check_accounting() {
 #ifndef NO_ACCOUNTING_CHECK
 	ca_i = 1;
@@ -320,274 +374,237 @@ inline check_accounting() {
 		ca_i++
 	:: else -> break
 	od;
-	assert(ca_n == s_used);
+	assert(ca_n + s_pinned == s_used);
 	ca_i = 0;
 	ca_n = 0
+#else
+	skip
 #endif
 }
 
-inline lock(l) {
-	atomic { l == 0 -> l = me }
+/* --- remote.c: bodies of one step each --------------------------------- */
+
+/* hk_remote_drain(S) -> lst: the relaxed NULL check and take(S,
+ * HK_XTF_STATE)'s CAS loop, linearised at one point. */
+inline DRAIN_BODY() {
+	S_ACCESS;
+	lst = PTR(xtf);
+	if
+	:: lst != 0 -> printf("T%d   drains S.xtf (state kept)\n", me)
+	:: else -> skip
+	fi;
+	xtf = STATE(xtf);
+	grab(lst, L_XTF)
 }
 
-inline unlock(l) {
-	assert(l == me);
-	l = 0
+/* hk_remote_drain_park(S) -> lst: take(S, HK_XTF_NOTIFY). */
+inline DRAIN_PARK_BODY() {
+	S_ACCESS;
+	lst = PTR(xtf);
+	printf("T%d   drains S.xtf and parks S (NOTIFY)\n", me);
+	xtf = NOTIFY;
+	grab(lst, L_XTF)
 }
 
-/* --- remote.c ---------------------------------------------------------- */
+/* hk_remote_unpark(S) */
+inline UNPARK_BODY() {
+	S_ACCESS;
+	printf("T%d   unparks S (QUIET)\n", me);
+	xtf = PTR(xtf) << 1
+}
+
+/* hk_slab_unpin(S) */
+inline UNPIN_BODY() {
+	if
+	:: s_pinned -> s_pinned = false; s_used--
+	:: else -> skip
+	fi
+}
+
+/* hk_remote_splice(S, lst) by hh (NOHEAP: under the abandoned lock). */
+inline SPLICE_BODY(hh) {
+	if
+	:: lst != 0 ->
+		OWNER_ONLY(hh);
+		sp_n = 1;
+		sp_t = lst;
+		do
+		:: nxt[sp_t] != 0 ->
+			sp_t = nxt[sp_t];
+			sp_n++;
+			assert(sp_n <= s_used)	/* hk_fatal: heap corruption */
+		:: else -> break
+		od;
+		assert(sp_n <= s_used);		/* hk_fatal: heap corruption */
+		gw = lst;
+		do
+		:: gw != 0 -> assert(loc[gw] == L_HAND + me); loc[gw] = L_FREE; gw = nxt[gw]
+		:: else -> break
+		od;
+		nxt[sp_t] = s_free;
+		s_free = lst;
+#ifndef SEED_BUG
+		s_used = s_used - sp_n;
+#endif
+		printf("T%d   splices %d drained block(s) into S's free list: used=%d\n", me, sp_n, s_used);
+		lst = 0;
+		sp_n = 0;
+		sp_t = 0
+	:: else -> skip
+	fi;
+	check_accounting()
+}
+
+/* --- tcache.c, pool.c: bodies ------------------------------------------ */
+
+/* hk_pool_release(S): P4. The caller checked its right to. */
+inline RELEASE_BODY() {
+	assert(s_used == 0);
+	ca_i = 1;
+	do
+	:: ca_i <= NB -> assert(IS_FREE(ca_i)); ca_i++
+	:: else -> break
+	od;
+	ca_i = 0;
+	assert(s_where != W_ABANDONED);	/* not on the abandoned list */
+	assert(!s_pinned);
+	s_owner = NOHEAP;
+	s_ofull = false;
+	s_released = true;
+	printf("T%d   releases S to the pool (unmapped)\n", me)
+}
+
+/* free_local(hh, S, pb) without its hk_slab_emptied call (emptied says
+ * whether to make it). */
+inline FREE_LOCAL_BODY(hh, pb) {
+	OWNER_ONLY(hh);
+	assert(loc[pb] == L_HAND + me);
+	nxt[pb] = s_free;
+	s_free = pb;
+	loc[pb] = L_FREE;
+	s_used--;
+	printf("T%d   free_local(b%d): used=%d\n", me, pb, s_used);
+	if
+	:: s_where == W_FULL -> s_where = W_PARTIAL; s_ofull = false	/* move_to */
+	:: else -> skip
+	fi;
+	check_accounting();
+	emptied = (s_used == 0)
+}
+
+/* take_block's pop: the free list, else a never-used block -> tb_b. P2. */
+inline POP_BODY() {
+	assert(s_ofull == (s_where == W_FULL));	/* the owner word's tag */
+	assert(s_where != W_CUR || STATE(xtf) == QUIET);	/* P5: a current slab is not parked */
+	tb_b = s_free;
+	if
+	:: tb_b != 0 -> assert(loc[tb_b] == L_FREE); s_free = nxt[tb_b]
+	:: else ->
+		if
+		:: s_bump <= NB -> tb_b = s_bump; s_bump++; assert(loc[tb_b] == L_BUMP)
+		:: else -> skip
+		fi
+	fi;
+	if
+	:: tb_b != 0 -> loc[tb_b] = L_USER; nxt[tb_b] = 0; s_used++;
+		printf("T%d malloc() = b%d: used=%d\n", me, tb_b, s_used)
+	:: else -> skip
+	fi;
+	check_accounting()
+}
+
+/* --- Steps ------------------------------------------------------------- */
+
+/* hk_slab_emptied(hh, S), when emptied */
+inline slab_emptied(hh) {
+	emptied = false;
+	d_step {
+		OWNER_ONLY(hh);
+		if
+		:: s_where == W_CUR -> h_cur[hh] = C_EMPTY	/* only unpinned */
+		:: else -> skip
+		fi;
+		s_where = W_NONE;
+		RELEASE_BODY()
+	}
+}
 
 /* hk_remote_push(S, pb) -> rp_ret */
 inline remote_push(pb) {
-	d_step {	/* the CAS loop: one read-modify-write of xtf */
+	d_step {	/* the CAS loop on xtf */
 		S_ACCESS;
-		rp_old = xtf;
+		rp_old = STATE(xtf);
 		if
-		:: STATE(rp_old) == NOTIFY -> xtf = rp_old - NOTIFY
+		:: rp_old == NOTIFY -> xtf = xtf - NOTIFY;	/* QUIET, list kept */
+			printf("T%d   remote free of b%d: S is parked: switches it to QUIET\n", me, pb)
 		:: else ->
-			nxt[pb] = PTR(rp_old);
-			xtf = (pb << 1) | STATE(rp_old);
+			printf("T%d   remote free of b%d: pushes it on S.xtf\n", me, pb);
+			nxt[pb] = PTR(xtf);
+			xtf = pb << 1;
 			assert(loc[pb] == L_HAND + me);
 			loc[pb] = L_XTF
 		fi
 	};
 	if
-	:: STATE(rp_old) != NOTIFY -> rp_ret = true
+	:: rp_old != NOTIFY -> rp_ret = true
 	:: else ->
-		/* b is still counted in used: S cannot have gone back. */
-		atomic { S_ACCESS; rp_o = s_owner };
+		/* pb is still counted in used: S cannot have gone back. */
+		d_step {
+			S_ACCESS;
+			rp_o = s_owner;
+			rp_ret = (rp_o != NOHEAP);
+			printf("T%d   reads S.owner: heap %d\n", me, rp_o)
+		};
 		if
-		:: rp_o == NOHEAP -> rp_ret = false
-		:: else ->
+		:: rp_ret ->
 			d_step {	/* the CAS loop onto h->delayed */
 				nxt[pb] = h_delayed[rp_o];
 				h_delayed[rp_o] = pb;
 				assert(loc[pb] == L_HAND + me);
-				loc[pb] = L_DELAYED + rp_o
-			};
-			rp_ret = true
+				loc[pb] = L_DELAYED + rp_o;
+				printf("T%d   delivers b%d to heap %d's delayed list\n", me, pb, rp_o)
+			}
+		:: else -> skip
 		fi
 	fi;
 	rp_old = 0;
 	rp_o = 0
 }
 
-/* take(S, sa) -> lst; sa is KEEP or NOTIFY */
-inline take(sa) {
-	d_step {	/* the CAS loop: one read-modify-write of xtf */
-		S_ACCESS;
-		if
-		:: sa == KEEP -> lst = PTR(xtf); xtf = STATE(xtf)
-		:: else -> lst = PTR(xtf); xtf = sa
-		fi;
-		grab(lst, L_XTF)
-	}
-}
-
-/* hk_remote_drain(S) -> lst */
-inline drain() {
-	if
-	:: PTR(xtf) == 0 -> S_ACCESS; lst = 0
-	:: else -> take(KEEP)
-	fi
-}
-
-/* hk_remote_drain_park(S) -> lst */
-inline drain_park() {
-	take(NOTIFY)
-}
-
-/* hk_remote_unpark(S) */
-inline unpark() {
-	d_step {	/* the load and CAS loop: one read-modify-write */
-		S_ACCESS;
-		if
-		:: STATE(xtf) == NOTIFY -> xtf = xtf - NOTIFY
-		:: else -> skip
-		fi
-	}
-}
-
-/* hk_remote_splice(S, lst), by hh (NOHEAP: under the abandoned lock) */
-inline splice(hh) {
-	if
-	:: lst == 0 -> skip
-	:: else ->
-		d_step {
-			OWNER_ONLY(hh);
-			sp_n = 1;
-			sp_t = lst;
-			do
-			:: nxt[sp_t] != 0 ->
-				sp_t = nxt[sp_t];
-				sp_n++;
-				assert(sp_n <= s_used)	/* hk_fatal: heap corruption */
-			:: else -> break
-			od;
-			assert(sp_n <= s_used);		/* hk_fatal: heap corruption */
-			gw = lst;
-			do
-			:: gw != 0 -> assert(loc[gw] == L_HAND + me); loc[gw] = L_FREE; gw = nxt[gw]
-			:: else -> break
-			od;
-			nxt[sp_t] = s_free;
-			s_free = lst;
-#ifndef SEED_BUG
-			s_used = s_used - sp_n;
-#endif
-			lst = 0;
-			sp_n = 0;
-			sp_t = 0;
-			check_accounting()
-		}
-	fi
-}
-
-/* --- pool.c, slab.c ---------------------------------------------------- */
-
-/* hk_pool_release(S) by hh: P4 */
-inline pool_release(hh) {
+/* hk_thread_adopt(hh, S) -> ad_mine, then (if mine) free_local(hh, S, pb) */
+inline adopt_and_free(hh, pb) {
 	d_step {
-		OWNER_ONLY(hh);
-		assert(s_used == 0);
-		ca_i = 1;
-		do
-		:: ca_i <= NB -> assert(IS_FREE(ca_i)); ca_i++
-		:: else -> break
-		od;
-		ca_i = 0;
-		assert(s_where != W_ABANDONED);	/* not on the abandoned list */
-		s_owner = NOHEAP;
-		s_released = true
-	}
-}
-
-/* hk_pool_acquire(cls, false) -> ns: S if it is in the pool; otherwise
- * another mapped slab (C_OTHER) or none (0). hk_slab_init. */
-inline pool_acquire_mapped() {
-	atomic {
-		if
-		:: s_inpool ->
-			s_inpool = false;
-			s_free = 0;
-			s_used = 0;
-			s_bump = 1;
-			s_where = W_NONE;
-			xtf = QUIET;
-			ns = C_S
-		:: !s_inpool -> ns = C_OTHER
-		:: !s_inpool -> ns = 0
-		fi
-	}
-}
-
-/* --- tcache.c ---------------------------------------------------------- */
-
-/* hk_slab_emptied(hh, S) */
-inline slab_emptied(hh) {
-#ifdef NO_THREAD_CACHE
-	d_step {
-		OWNER_ONLY(hh);
-		if
-		:: s_where == W_CUR -> h_cur[hh] = C_EMPTY
-		:: else -> skip
-		fi;
-		s_where = W_NONE
-	};
-	pool_release(hh)
-#else
-	if
-	:: s_where == W_CUR -> OWNER_ONLY(hh)
-	:: else -> d_step { OWNER_ONLY(hh); s_where = W_NONE }; pool_release(hh)
-	fi
-#endif
-}
-
-/* free_local(hh, S, pb) */
-inline free_local(hh, pb) {
-	d_step {
-		OWNER_ONLY(hh);
-		assert(loc[pb] == L_HAND + me);
-		nxt[pb] = s_free;
-		s_free = pb;
-		loc[pb] = L_FREE;
-		s_used--;
-		if
-		:: s_where == W_FULL -> s_where = W_PARTIAL
-		:: else -> skip
-		fi;
-		check_accounting();
-		emptied = (s_used == 0)
-	};
-	if
-	:: emptied -> emptied = false; slab_emptied(hh)
-	:: else -> skip
-	fi
-}
-
-/* free_delivered(hh, S, pb) */
-inline free_delivered(hh, pb) {
-	d_step {
-		OWNER_ONLY(hh);
-		assert(loc[pb] == L_HAND + me);
-		nxt[pb] = s_free;
-		s_free = pb;
-		loc[pb] = L_FREE;
-		s_used--;
-		check_accounting();
-		emptied = (s_where != W_CUR && !h_exiting[hh])	/* reused as a flag */
-	};
-	if
-	:: emptied -> emptied = false; drain_park(); splice(hh)
-	:: else -> skip
-	fi;
-	d_step {
-		OWNER_ONLY(hh);
-		if
-		:: s_where == W_FULL -> s_where = W_PARTIAL
-		:: else -> skip
-		fi;
-		emptied = (s_used == 0)
-	};
-	if
-	:: emptied -> emptied = false; slab_emptied(hh)
-	:: else -> skip
-	fi
-}
-
-/* hk_thread_adopt(hh, S) -> ad_mine */
-inline adopt(hh) {
-	atomic {
 		abandoned_lock == 0;
 		S_ACCESS;
 		ad_mine = (s_owner == NOHEAP && s_where == W_ABANDONED);
 		if
-		:: ad_mine -> ab_count--; s_where = W_NONE; s_owner = hh	/* take_adopted */
+		:: ad_mine -> ab_count--; s_where = W_NONE; s_owner = hh; s_ofull = false;	/* take_adopted */
+			printf("T%d   adopts S for heap %d (hk_thread_adopt)\n", me, hh)
 		:: else -> skip
 		fi
 	};
 	if
-	:: !ad_mine -> atomic { S_ACCESS; ad_mine = (s_owner == hh) }
-	:: else -> drain_park(); splice(hh); d_step { OWNER_ONLY(hh); s_where = W_PARTIAL }
-	fi
-}
-
-/* hk_thread_adopt_any(hh, cls) -> got */
-inline adopt_any(hh) {
-	if
-	:: ab_count == 0 -> got = false
+	:: ad_mine ->
+		d_step {
+			OWNER_ONLY(hh);
+			DRAIN_PARK_BODY();
+			SPLICE_BODY(hh);
+			s_where = W_PARTIAL;
+			FREE_LOCAL_BODY(hh, pb)
+		}
 	:: else ->
-		atomic {
-			abandoned_lock == 0;
+		d_step {
+			S_ACCESS;
+			ad_mine = (s_owner == hh);
 			if
-			:: !s_released && s_where == W_ABANDONED ->
-				ab_count--;
-				s_where = W_NONE;
-				s_owner = hh;
-				got = true
-			:: else -> got = false
+			:: ad_mine -> FREE_LOCAL_BODY(hh, pb)
+			:: else -> skip
 			fi
 		}
+	fi;
+	if
+	:: emptied -> slab_emptied(hh)
+	:: else -> skip
 	fi
 }
 
@@ -595,16 +612,30 @@ inline adopt_any(hh) {
  * every-64th collect it may make is not modelled here.) */
 inline free_block_inner(hh, pb) {
 	do
-	:: atomic { S_ACCESS; fi_o = s_owner };
+	:: d_step {
+		S_ACCESS;
+		fi_o = s_owner;
 		if
-		:: fi_o == hh -> free_local(hh, pb); break
-		:: fi_o == NOHEAP ->
-			adopt(hh);
+		:: fi_o == hh -> FREE_LOCAL_BODY(hh, pb)
+		:: else -> skip
+		fi
+	   };
+		if
+		:: fi_o == hh ->
+			fi_o = 0;
 			if
-			:: ad_mine -> ad_mine = false; free_local(hh, pb); break
+			:: emptied -> slab_emptied(hh)
+			:: else -> skip
+			fi;
+			break
+		:: fi_o == NOHEAP ->
+			adopt_and_free(hh, pb);
+			if
+			:: ad_mine -> ad_mine = false; break
 			:: else -> skip
 			fi
 		:: else ->
+			fi_o = 0;
 			remote_push(pb);
 			if
 			:: rp_ret -> rp_ret = false; break
@@ -612,37 +643,91 @@ inline free_block_inner(hh, pb) {
 			fi
 		fi
 	od;
-	fi_o = 0
+	skip	/* a break must not land in a d_step */
 }
 
 /* hk_heap_collect(hh) */
 inline heap_collect(hh) {
-	if
-	:: h_delayed[hh] == 0 -> skip
+	d_step {	/* the relaxed check and the exchange */
+		cl = h_delayed[hh];
+		if
+		:: cl != 0 -> printf("T%d   collects heap %d's delayed list\n", me, hh)
+		:: else -> skip
+		fi;
+		h_delayed[hh] = 0;
+		grab(cl, L_DELAYED + hh)
+	};
+	do
+	:: cl == 0 -> break
 	:: else ->
-		atomic { cl = h_delayed[hh]; h_delayed[hh] = 0; grab(cl, L_DELAYED + hh) };
-		do
-		:: cl == 0 -> break
-		:: else ->
-			atomic { cb = cl; cl = nxt[cb]; S_ACCESS; cbo = s_owner };
+		d_step {
+			cb = cl;
+			cl = nxt[cb];
+			S_ACCESS;
+			cbo = s_owner;
 			if
-			:: cbo == hh -> cbo = 0; free_delivered(hh, cb)
-			:: else -> cbo = 0; free_block_inner(hh, cb)
+			:: cbo == hh ->
+				/* free_delivered(hh, S, cb) */
+				OWNER_ONLY(hh);
+				assert(loc[cb] == L_HAND + me);
+				nxt[cb] = s_free;
+				s_free = cb;
+				loc[cb] = L_FREE;
+				s_used--;
+				check_accounting();
+				flag = (s_where != W_CUR && !h_exiting[hh]);
+				if
+				:: !flag ->
+					if
+					:: s_where == W_FULL -> s_where = W_PARTIAL; s_ofull = false
+					:: else -> skip
+					fi;
+					emptied = (s_used == 0)
+				:: else -> skip
+				fi
+			:: else -> skip
+			fi
+		};
+		if
+		:: cbo == hh ->
+			if
+			:: flag ->
+				flag = false;
+				d_step {
+					OWNER_ONLY(hh);
+					DRAIN_PARK_BODY();
+					SPLICE_BODY(hh);
+					if
+					:: s_where == W_FULL -> s_where = W_PARTIAL; s_ofull = false
+					:: else -> skip
+					fi;
+					emptied = (s_used == 0)
+				}
+			:: else -> skip
 			fi;
-			cb = 0
-		od
-	fi
+			if
+			:: emptied -> slab_emptied(hh)
+			:: else -> skip
+			fi
+		:: else -> free_block_inner(hh, cb)
+		fi;
+		cb = 0;
+		cbo = 0
+	od;
+	skip	/* a break must not land in a d_step */
 }
 
-/* hk_thread_collect_orphans(hh) */
+/* hk_thread_collect_orphans(hh): the loop under the heaps lock is one
+ * step. */
 inline collect_orphans(hh) {
-	lock(heaps_lock);
-	co_i = 1;
-	do
-	:: co_i <= nheaps ->
-		atomic {
+	d_step {
+		heaps_lock == 0;
+		co_i = 1;
+		do
+		:: co_i <= nheaps ->
 			if
 			:: !h_live[co_i] && h_delayed[co_i] != 0 ->
+				printf("T%d   collect_orphans: takes exited heap %d's delayed list\n", me, co_i);
 				co_b = h_delayed[co_i];
 				h_delayed[co_i] = 0;
 				grab(co_b, L_DELAYED + co_i);
@@ -653,40 +738,42 @@ inline collect_orphans(hh) {
 			:: else -> skip
 			fi;
 			co_i++
-		}
-	:: else -> break
-	od;
-	co_i = 0;
-	co_nx = 0;
-	unlock(heaps_lock);
+		:: else -> break
+		od;
+		co_i = 0;
+		co_nx = 0
+	};
 	do
 	:: co_list == 0 -> break
 	:: else ->
-		atomic { co_b = co_list; co_list = nxt[co_b] };
+		d_step { co_b = co_list; co_list = nxt[co_b] };
 		free_block_inner(hh, co_b);
 		co_b = 0
-	od
+	od;
+	skip	/* a break must not land in a d_step */
 }
 
 /* hk_thread_attach() -> h (hk_tls_heap) */
 inline attach() {
-	atomic {
+	d_step {
 		heaps_lock == 0;
 		if
 		:: nfree > 0 -> nfree--; at_h = freeh[nfree]; freeh[nfree] = 0
-		:: else -> at_h = 0
+		:: else ->
+			/* hk_meta_alloc, then onto all_heaps */
+			nheaps++;
+			assert(nheaps <= NHEAP);
+			at_h = nheaps
 		fi
 	};
-	if
-	:: at_h == 0 ->
-		/* hk_meta_alloc, then onto all_heaps */
-		atomic { heaps_lock == 0; nheaps++; assert(nheaps <= NHEAP); at_h = nheaps }
-	:: else -> skip
-	fi;
-	d_step { h_cur[at_h] = C_EMPTY; h_exiting[at_h] = false };	/* reset_heap */
-	h_live[at_h] = true;
-	h = at_h;
-	at_h = 0;
+	d_step {	/* reset_heap, h->live = true (no lock), hk_tls_heap */
+		h_cur[at_h] = C_EMPTY;
+		h_exiting[at_h] = false;
+		h_live[at_h] = true;
+		printf("T%d   attaches heap %d\n", me, at_h);
+		h = at_h;
+		at_h = 0
+	};
 	heap_collect(h)		/* blocks delivered after its previous thread left */
 }
 
@@ -695,16 +782,38 @@ inline attach() {
 inline free_block_top(pb) {
 	fb_h = h;
 	do
-	:: atomic { S_ACCESS; fb_o = s_owner };
+	:: d_step {
+		S_ACCESS;
 		if
-		:: fb_o == fb_h -> free_local(fb_h, pb); fb_placed = true; break
+		:: fb_o == 255 -> fb_o = s_owner	/* not the first round */
+		:: else -> skip				/* free_begin read it */
+		fi;
+		if
+		:: fb_o == fb_h -> FREE_LOCAL_BODY(fb_h, pb)
+		:: else -> skip
+		fi
+	   };
+		if
+		:: fb_o == fb_h ->
+			fb_o = 0;
+			if
+			:: emptied -> slab_emptied(fb_h)
+			:: else -> skip
+			fi;
+			fb_placed = true;
+			break
 		:: fb_o == NOHEAP ->
 			if
 			:: fb_h == EMPTYH ->
 #ifdef ATTACH_CAN_FAIL
 				if
-				:: attach(); fb_h = h
-				:: fb_h = NOHEAP	/* out of memory */
+				:: true -> flag = true
+				:: true -> flag = false;	/* out of memory */
+					printf("T%d   hk_thread_attach() fails: out of memory\n", me)
+				fi;
+				if
+				:: flag -> flag = false; attach(); fb_h = h
+				:: else -> fb_h = NOHEAP
 				fi
 #else
 				attach();
@@ -714,15 +823,23 @@ inline free_block_top(pb) {
 			fi;
 			if
 			:: fb_h != NOHEAP ->
-				adopt(fb_h);
+				adopt_and_free(fb_h, pb);
 				if
-				:: ad_mine -> ad_mine = false; free_local(fb_h, pb); fb_placed = true; break
-				:: else -> skip
+				:: ad_mine -> ad_mine = false; fb_placed = true; break
+				:: else -> fb_o = 255
 				fi
 			:: else ->
-				/* No heap: leave the block on the slab (the return
-				 * value of hk_remote_push is not looked at). */
+				/* No heap: leave the block on the slab. */
 				remote_push(pb);
+#ifdef FIX_NOHEAP_PUSH
+				/* The proposed fix: false means S was parked and
+				 * ownerless and is QUIET now; push again. */
+				do
+				:: rp_ret -> break
+				:: else -> remote_push(pb)
+				od;
+#endif
+				/* (In the C code the value is not looked at.) */
 				rp_ret = false;
 				fb_placed = true;
 				break
@@ -731,10 +848,11 @@ inline free_block_top(pb) {
 			remote_push(pb);
 			if
 			:: rp_ret -> rp_ret = false; break
-			:: else -> skip
+			:: else -> fb_o = 255
 			fi
 		fi
 	od;
+#ifndef NO_COLLECT_EVERY
 	if
 	:: !fb_placed && fb_h != EMPTYH ->
 		/* ++remote_since_collect >= HK_COLLECT_EVERY: maybe */
@@ -744,84 +862,96 @@ inline free_block_top(pb) {
 		fi
 	:: else -> skip
 	fi;
+#endif
 	fb_placed = false;
 	fb_o = 0;
 	fb_h = 0
 }
 
-/* The program calls free(b) on a live block b, if cond and there is one:
- * an option's guard, so that checking and picking are one step. */
-#define FREE_SOME(cond) \
-	atomic { (cond) && ANY_LIVE -> pick_live(); loc[fr] = L_HAND + me; S_ACCESS; df_o = s_owner }
+/* The program calls free(b) on a live block b, if cond and there is one.
+ * An option's guard, so that checking and picking are one step; the step
+ * also makes hk_free_fast's owner check and, if it applies, its push. */
+inline free_begin() {
+	pick_live();
+	printf("T%d free(b%d)\n", me, fr);
+	loc[fr] = L_HAND + me;
+	S_ACCESS;
+	fb_o = s_owner;	/* hk_free_fast's read; hk_free_block's first one too */
+	if
+	:: fb_o == h && !s_ofull ->	/* the owner word is h: not on the full list */
+		fb_o = 0;
+		OWNER_ONLY(h);
+		assert(s_where != W_FULL);
+		nxt[fr] = s_free;
+		s_free = fr;
+		loc[fr] = L_FREE;
+		s_used--;
+		printf("T%d   fast path: used=%d\n", me, s_used);
+		check_accounting();
+		emptied = (s_used == 0);
+		fast = true
+	:: else -> skip
+	fi
+}
+#define FREE_SOME(cond) atomic { (cond) && ANY_LIVE -> free_begin() }
 
-/* free(fr), after FREE_SOME: hk_free_fast, else hk_free_slow ->
- * hk_free_block */
+/* The rest of free(fr): hk_slab_emptied, or hk_free_slow -> hk_free_block */
 inline do_free() {
 	if
-	:: df_o == h && s_free != 0 ->
-		d_step {
-			OWNER_ONLY(h);
-			nxt[fr] = s_free;
-			s_free = fr;
-			loc[fr] = L_FREE;
-			s_used--;
-			check_accounting();
-			emptied = (s_used == 0)
-		};
+	:: fast ->
+		fast = false;
 		if
-		:: emptied -> emptied = false; slab_emptied(h)
+		:: emptied -> slab_emptied(h)
 		:: else -> skip
 		fi
 	:: else -> free_block_top(fr)
 	fi;
-	fr = 0;
-	df_o = 0
-}
-
-/* take_block(S) -> tb_b */
-inline take_block() {
-	if
-	:: s_free == 0 -> OWNER_ONLY(h); drain(); splice(h)
-	:: else -> skip
-	fi;
-	d_step {
-		OWNER_ONLY(h);
-		tb_b = s_free;
-		if
-		:: tb_b != 0 -> assert(loc[tb_b] == L_FREE); s_free = nxt[tb_b]
-		:: else ->
-			if
-			:: s_bump <= NB -> tb_b = s_bump; s_bump++; assert(loc[tb_b] == L_BUMP)
-			:: else -> skip
-			fi
-		fi;
-		if
-		:: tb_b != 0 -> loc[tb_b] = L_USER; nxt[tb_b] = 0; s_used++	/* P2 */
-		:: else -> skip
-		fi;
-		check_accounting()
-	}
+	fr = 0
 }
 
 /* next_slab(h, cls) -> ns (C_S or C_OTHER) */
 inline next_slab() {
 	if
-	:: S_IN_PARTIAL(h) -> d_step { OWNER_ONLY(h); s_where = W_NONE }; ns = C_S
+	:: d_step { S_IN_PARTIAL(h) -> OWNER_ONLY(h); s_where = W_NONE; ns = C_S }
 	:: else ->
-		adopt_any(h);
+		d_step {	/* hk_thread_adopt_any: the count, then under the lock */
+			abandoned_lock == 0;
+			got = (ab_count != 0 && !s_released && s_where == W_ABANDONED);
+			if
+			:: got -> ab_count--; s_where = W_NONE; s_owner = h; s_ofull = false;
+				printf("T%d   adopts S for heap %d (hk_thread_adopt_any)\n", me, h)
+			:: else -> skip
+			fi
+		};
 		if
 		:: got -> got = false; ns = C_S
 		:: else ->
-			pool_acquire_mapped();
+			atomic {	/* hk_pool_acquire(cls, false), hk_slab_init, the owner */
+				if
+				:: s_inpool ->
+					s_inpool = false;
+					s_free = 0;
+					s_used = 0;
+					s_bump = 1;
+					s_where = W_NONE;
+					xtf = QUIET;
+					s_pinned = false;
+					s_owner = h;
+					s_ofull = false;
+					printf("T%d   takes S from the pool\n", me);
+					ns = C_S
+				:: !s_inpool -> ns = C_OTHER	/* another mapped slab */
+				:: !s_inpool -> ns = 0		/* none */
+				fi
+			};
 			if
-			:: ns == C_S -> s_owner = h	/* from the pool */
-			:: ns == C_OTHER -> skip
 			:: ns == 0 ->
 				collect_orphans(h);
 				if
-				:: S_IN_PARTIAL(h) -> d_step { OWNER_ONLY(h); s_where = W_NONE }; ns = C_S
+				:: d_step { S_IN_PARTIAL(h) -> OWNER_ONLY(h); s_where = W_NONE; ns = C_S }
 				:: else -> ns = C_OTHER	/* hk_pool_acquire(cls, true) */
 				fi
+			:: else -> skip
 			fi
 		fi
 	fi
@@ -837,20 +967,41 @@ inline alloc_slow() {
 	do
 	:: if
 	   :: h_cur[h] == C_S ->
-		take_block();
+		d_step {	/* take_block */
+			OWNER_ONLY(h);
+			if
+			:: s_free == 0 -> DRAIN_BODY(); SPLICE_BODY(h)
+			:: else -> skip
+			fi;
+			POP_BODY()
+		};
 		if
 		:: tb_b != 0 -> tb_b = 0; break
 		:: else ->
-			/* Exhausted: park it until frees come back. */
-			d_step { OWNER_ONLY(h); h_cur[h] = C_EMPTY };
-			drain_park();
-			splice(h);
-			d_step { OWNER_ONLY(h); s_where = (s_free != 0 -> W_PARTIAL : W_FULL) }
+			d_step {	/* exhausted: park it until frees come back */
+				OWNER_ONLY(h);
+				printf("T%d   S is exhausted\n", me);
+				h_cur[h] = C_EMPTY;
+				UNPIN_BODY();
+				DRAIN_PARK_BODY();
+				SPLICE_BODY(h);
+				flag = (s_used == 0);
+				if
+				:: !flag ->	/* move_to */
+					s_where = (s_free != 0 -> W_PARTIAL : W_FULL);
+					s_ofull = (s_where == W_FULL)
+				:: else -> skip
+				fi
+			};
+			if
+			:: flag -> flag = false; d_step { OWNER_ONLY(h); s_where = W_NONE; RELEASE_BODY() }
+			:: else -> skip
+			fi
 		fi
 	   :: h_cur[h] == C_OTHER ->
 		if
-		:: break			/* a block of that slab */
-		:: h_cur[h] = C_EMPTY	/* that slab is exhausted too */
+		:: true -> break			/* a block of that slab */
+		:: true -> h_cur[h] = C_EMPTY	/* that slab is exhausted too */
 		fi
 	   :: else -> skip
 	   fi;
@@ -859,30 +1010,33 @@ inline alloc_slow() {
 	   :: ns == C_OTHER -> ns = 0; h_cur[h] = C_OTHER; break
 	   :: ns == C_S ->
 		ns = 0;
-		unpark();
-		drain();
-		splice(h);
-		d_step { OWNER_ONLY(h); s_where = W_CUR; h_cur[h] = C_S }
+		d_step { OWNER_ONLY(h); UNPARK_BODY() };
+		d_step {
+			OWNER_ONLY(h);
+			DRAIN_BODY();
+			SPLICE_BODY(h);
+			s_where = W_CUR;
+			h_cur[h] = C_S;
+#ifndef NO_THREAD_CACHE
+			s_pinned = true;	/* the current slab's own count */
+			s_used++;
+			check_accounting()
+#endif
+		}
 	   fi
-	od
+	od;
+	skip	/* a break must not land in a d_step */
 }
 
 /* malloc(): hk_tcache_alloc, else hk_alloc_slow */
 inline do_alloc() {
 	if
-	:: h != EMPTYH && h_cur[h] == C_S && s_free != 0 ->
-		d_step {
-			OWNER_ONLY(h);
-			assert(STATE(xtf) == QUIET);	/* P5: a current slab is not parked */
-			tb_b = s_free;
-			assert(loc[tb_b] == L_FREE);	/* P2 */
-			s_free = nxt[tb_b];
-			loc[tb_b] = L_USER;
-			nxt[tb_b] = 0;
-			s_used++;
-			check_accounting();
-			tb_b = 0
-		}
+	:: d_step {
+		h != EMPTYH && h_cur[h] == C_S && s_free != 0 ->
+		OWNER_ONLY(h);
+		POP_BODY();
+		tb_b = 0
+	   }
 	:: else -> alloc_slow()
 	fi
 }
@@ -891,40 +1045,82 @@ inline do_alloc() {
 
 /* abandon_slab(h, S) */
 inline abandon_slab() {
-	drain();
-	splice(h);
+#ifndef FIX_ABANDON_PARK
+	d_step {
+		OWNER_ONLY(h);
+		UNPIN_BODY();
+		DRAIN_BODY();
+		SPLICE_BODY(h);
+		flag = (s_used == 0)
+	};
 	if
-	:: s_used == 0 -> pool_release(h)
+	:: flag -> flag = false; d_step { OWNER_ONLY(h); RELEASE_BODY() }
 	:: else ->
-		atomic {
+		d_step {
 			abandoned_lock == 0;
 			OWNER_ONLY(h);
 			s_where = W_ABANDONED;
 			s_owner = NOHEAP;
-			ab_count++
+			s_ofull = false;
+			ab_count++;
+			printf("T%d   abandons S (owner: none) with used=%d\n", me, s_used)
 		}
 	fi
+#else
+	/* The proposed fix: give up ownership, then park and drain, all
+	 * under the abandoned lock. */
+	d_step {
+		abandoned_lock == 0;
+		OWNER_ONLY(h);
+		abandoned_lock = me;
+		UNPIN_BODY();
+		s_where = W_ABANDONED;
+		s_owner = NOHEAP;
+		s_ofull = false
+	};
+	d_step {
+		OWNER_ONLY(NOHEAP);
+		DRAIN_PARK_BODY();
+		SPLICE_BODY(NOHEAP);
+		flag = (s_used == 0);
+		if
+		:: flag -> s_where = W_NONE; RELEASE_BODY()
+		:: else -> ab_count++
+		fi;
+		flag = false;
+		abandoned_lock = 0
+	}
+#endif
 }
 
 /* thread_exit -> heap_abandon(h), then h onto free_heaps */
 inline thread_exit() {
 	if
-	:: h == EMPTYH -> skip
+	:: h == EMPTYH -> printf("T%d exits (no heap)\n", me)
 	:: else ->
+		printf("T%d exits: abandons heap %d\n", me, h);
 		heap_collect(h);
-		if
-		:: S_IN_LISTS(h) -> unpark()	/* each_slab(h, unpark) */
-		:: else -> skip
-		fi;
-		h_exiting[h] = true;
+		d_step {
+			if
+			:: S_IN_LISTS(h) -> UNPARK_BODY()	/* each_slab(h, unpark) */
+			:: else -> skip
+			fi;
+			h_exiting[h] = true
+		};
 		heap_collect(h);
 		if
 		:: S_IN_LISTS(h) -> abandon_slab()	/* each_slab(h, abandon_slab) */
-		:: else -> assert(s_released || s_owner != h)
+		:: else -> assert(s_released || s_owner != h)	/* no slab of h left off its lists */
 		fi;
-		d_step { h_cur[h] = C_EMPTY; h_exiting[h] = false };	/* reset_heap */
-		atomic { heaps_lock == 0; h_live[h] = false; freeh[nfree] = h; nfree++ };
-		h = EMPTYH
+		d_step {	/* reset_heap; under the heaps lock: live, free_heaps */
+			heaps_lock == 0;
+			h_cur[h] = C_EMPTY;
+			h_exiting[h] = false;
+			h_live[h] = false;
+			freeh[nfree] = h;
+			nfree++;
+			h = EMPTYH
+		}
 	fi;
 	/* P6: nothing left in this thread's hands */
 	d_step {
@@ -938,56 +1134,53 @@ inline thread_exit() {
 }
 
 #ifndef NO_TRIM
-/* hk_thread_trim(): hk_thread_flush (flush_slab on S if ours),
- * hk_thread_collect_orphans, release_empty_abandoned. */
+/* hk_thread_trim() by a thread with a heap: hk_thread_flush (flush_slab
+ * on S if it is ours), hk_thread_collect_orphans,
+ * release_empty_abandoned. */
 inline trim() {
+	printf("T%d trim\n", me);
+	heap_collect(h);
 	if
-	:: h != EMPTYH ->
-		heap_collect(h);
+	:: d_step {
+		S_IN_LISTS(h) ->
+		OWNER_ONLY(h);
 		if
-		:: S_IN_LISTS(h) ->
-			d_step {
-				OWNER_ONLY(h);
-				if
-				:: h_cur[h] == C_S -> h_cur[h] = C_EMPTY; s_where = W_PARTIAL
-				:: else -> skip
-				fi
-			};
-			drain_park();
-			splice(h);
-			if
-			:: s_used == 0 -> d_step { OWNER_ONLY(h); s_where = W_NONE }; pool_release(h)
-			:: else -> skip
-			fi
+		:: h_cur[h] == C_S -> h_cur[h] = C_EMPTY; UNPIN_BODY(); s_where = W_PARTIAL
+		:: else -> skip
+		fi;
+		DRAIN_PARK_BODY();
+		SPLICE_BODY(h);
+		flag = (s_used == 0)
+	   };
+		if
+		:: flag -> flag = false; d_step { OWNER_ONLY(h); s_where = W_NONE; RELEASE_BODY() }
 		:: else -> skip
 		fi
 	:: else -> skip
 	fi;
-	collect_orphans(h);	/* with hk_tls_heap, maybe hk_empty_heap */
-	/* release_empty_abandoned() */
-	lock(abandoned_lock);
-	if
-	:: !s_released && s_where == W_ABANDONED ->
-		drain();
-		splice(NOHEAP);
+	collect_orphans(h);
+	d_step {	/* release_empty_abandoned, under the abandoned lock */
+		abandoned_lock == 0;
 		if
-		:: s_used == 0 ->
-			d_step { OWNER_ONLY(NOHEAP); ab_count--; s_where = W_NONE };
-			unlock(abandoned_lock);
-			/* hk_pool_release, outside the lock: S has no owner */
-			d_step {
-				assert(s_owner == NOHEAP && s_used == 0);
-				ca_i = 1;
-				do
-				:: ca_i <= NB -> assert(IS_FREE(ca_i)); ca_i++
-				:: else -> break
-				od;
-				ca_i = 0;
-				s_released = true
-			}
-		:: else -> unlock(abandoned_lock)
+		:: !s_released && s_where == W_ABANDONED ->
+			abandoned_lock = me;
+			OWNER_ONLY(NOHEAP);
+			DRAIN_BODY();
+			SPLICE_BODY(NOHEAP);
+			flag = (s_used == 0);
+			if
+			:: flag -> ab_count--; s_where = W_NONE
+			:: else -> skip
+			fi;
+			abandoned_lock = 0
+		:: else -> skip
 		fi
-	:: else -> unlock(abandoned_lock)
+	};
+	if
+	:: flag ->
+		flag = false;
+		d_step { assert(s_owner == NOHEAP); RELEASE_BODY() }	/* outside the lock */
+	:: else -> skip
 	fi
 }
 #endif
@@ -997,61 +1190,62 @@ inline trim() {
 proctype thread(byte me; byte role)
 {
 	byte h = EMPTYH;	/* hk_tls_heap */
-	byte fr, df_o, tb_b, ns, lst;
-	byte rp_old, rp_o;
+	byte fr, tb_b, ns, lst, rp_old, rp_o;
 	byte fb_h, fb_o, fi_o, at_h, cl, cb, cbo;
 	byte co_i, co_b, co_nx, co_list;
-	bool rp_ret, ad_mine, got, emptied, fb_placed;
+	bool rp_ret, ad_mine, got, emptied, flag, fast, fb_placed;
 	byte nalloc, nfreed;
+	byte fin;	/* the finisher's phase: 0 wait, 1 free all, 2 alloc, 3 free, exit */
 
-	if
-	:: role == OWNER ->
-		do
-		:: nalloc < OWNER_ALLOCS -> do_alloc(); nalloc++
-		:: FREE_SOME(nfreed < OWNER_FREES); do_free(); nfreed++
-		:: break
-		od
-	:: role == FREER ->
-		do
-		:: FREE_SOME(nfreed < FREER_FREES); do_free(); nfreed++
-		:: break
-		od
-	:: role == ADOPTER ->
-		do
-		:: nalloc < ADOPTER_ALLOCS -> do_alloc(); nalloc++
-		:: FREE_SOME(nfreed < ADOPTER_FREES); do_free(); nfreed++
+	/* One loop for every role, so that each operation appears once. */
+	do
+	:: (role == OWNER && nalloc < OWNER_ALLOCS) ||
+	   (role == ADOPTER && nalloc < ADOPTER_ALLOCS) ||
+	   (role == FINISHER && fin == 2) ->
+		do_alloc();
+		nalloc++;
+		if
+		:: role == FINISHER -> fin = 3
+		:: else -> skip
+		fi
+	:: FREE_SOME((role == OWNER && nfreed < OWNER_FREES) ||
+		     (role == FREER && nfreed < FREER_FREES) ||
+		     (role == ADOPTER && nfreed < ADOPTER_FREES) ||
+		     (role == FINISHER && (fin == 1 || fin == 3)));
+		do_free();
+		nfreed++
 #ifndef NO_TRIM
-		:: nfreed == ADOPTER_FREES && h != EMPTYH -> trim(); nfreed++
+	:: role == ADOPTER && nfreed == ADOPTER_FREES && h != EMPTYH ->
+		trim();
+		nfreed++
 #endif
-		:: break
-		od
-	:: role == FINISHER ->
-		ndone == 3;
-		do
-		:: FREE_SOME(true); do_free()
-		:: else -> break
-		od;
+	:: role == FINISHER && fin == 0 && ndone == 3 ->
+		printf("T%d (finisher): the other threads have exited\n", me);
+		fin = 1
+	:: atomic { role == FINISHER && fin == 1 && !ANY_LIVE -> skip };
+		/* Before mapping more, an allocation collects what was
+		 * delivered to exited threads; then (unless NO_FINAL_ALLOC) an
+		 * allocation of the class may adopt. */
 		if
 		:: h == EMPTYH -> attach()
 		:: else -> skip
 		fi;
 		collect_orphans(h);
-#ifndef NO_FINAL_ALLOC
-		nalloc = 0;
-		do_alloc();
-		if
-		:: FREE_SOME(true); do_free()
-		:: else -> skip
-		fi
+#ifdef NO_FINAL_ALLOC
+		fin = 3
+#else
+		fin = 2
 #endif
-	fi;
+	:: atomic { role == FINISHER && fin == 3 && !ANY_LIVE -> skip }; break
+	:: role != FINISHER -> break
+	od;
 	thread_exit();
 	if
 	:: role != FINISHER -> ndone++
 	:: else ->
 		/* P6 */
 		d_step {
-			assert(s_released || s_inpool);
+			assert(s_released || s_inpool);	/* S went back (or was never used) */
 			ca_i = 1;
 			do
 			:: ca_i <= NB -> assert(IS_FREE(ca_i)); ca_i++
@@ -1080,7 +1274,7 @@ init {
 	atomic {
 		run thread(1, OWNER);
 		run thread(2, FREER);
-		run thread(3, ADOPTER);
+		run thread(3, THIRD);
 		run thread(4, FINISHER)
 	}
 }

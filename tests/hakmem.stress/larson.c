@@ -186,8 +186,8 @@ int main(void)
 	CHECK(ops > 10000, "made progress (%lu ops in %d rounds)", ops, rounds);
 	CHECK(corrupt == 0, "no block corrupted (%lu)", corrupt);
 	CHECK(nulls == 0, "no allocation failed (%lu NULL)", nulls);
-	if (hk_under_valgrind()) {
-		hk_note("under valgrind: RSS and maps limits not checked");
+	if (hk_under_valgrind() || hk_under_sanitizer()) {
+		hk_note("under valgrind or a sanitizer: RSS and maps limits not checked");
 	} else {
 		CHECK(peak < 100 * 1024, "peak RSS < 100 MB (%ld KiB)", peak);
 		CHECK(max_maps < 1000,

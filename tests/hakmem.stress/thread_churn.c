@@ -172,8 +172,8 @@ int main(void)
 	      "leftover blocks of dead threads intact (%lu corrupt)",
 	      main_corrupt);
 	CHECK(nulls == 0, "no allocation failed (%lu NULL)", nulls);
-	if (hk_under_valgrind()) {
-		hk_note("under valgrind: RSS and maps limits not checked");
+	if (hk_under_valgrind() || hk_under_sanitizer()) {
+		hk_note("under valgrind or a sanitizer: RSS and maps limits not checked");
 	} else {
 		CHECK(hk_peak_rss_kb() < 100 * 1024,
 		      "peak RSS < 100 MB (%ld KiB)", hk_peak_rss_kb());

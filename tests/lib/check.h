@@ -203,6 +203,25 @@ static inline bool hk_under_valgrind(void)
 	return s && strstr(s, "vgpreload") != NULL;
 }
 
+/* True when the program was compiled with AddressSanitizer,
+ * ThreadSanitizer or MemorySanitizer (tools/check-sanitizers). RSS and
+ * mapping counts then include the sanitizer's shadow memory. */
+static inline bool hk_under_sanitizer(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+	__has_feature(memory_sanitizer)
+	return true;
+#else
+	return false;
+#endif
+#else
+	return false;
+#endif
+}
+
 /* ------------------------------------------------------------------ */
 /* Optimizer barriers                                                   */
 /* ------------------------------------------------------------------ */
@@ -659,5 +678,273 @@ static inline bool hk_expect_abort(const char *what, void (*fn)(void *),
 
 #define expect_abort(fn, arg, substr) \
 	hk_expect_abort(#fn, (fn), (arg), (substr))
+
+/* ------------------------------------------------------------------ */
+/* Children with their stderr captured                                 */
+/* ------------------------------------------------------------------ */
+
+/* How a child run by hk_run_child() ended, and what it wrote to stderr. */
+struct hk_child {
+	int status;		/* waitpid() status */
+	bool timed_out;		/* killed after the deadline */
+	bool ran;		/* fork() and pipe() worked */
+	double seconds;
+	char err[16384];	/* its stderr, NUL-terminated (may be cut) */
+};
+
+/* Run fn(arg) in a forked child whose stderr goes to a pipe (stdout stays
+ * shared, so the child's own CHECK lines count); the child _exit()s with
+ * 1 if any of its own checks failed, else 0, when fn returns. Killed after
+ * `seconds`. No core dumps. */
+static inline void hk_run_child(void (*fn)(void *), void *arg, double seconds,
+				struct hk_child *c)
+{
+	int pfd[2];
+	size_t got = 0;
+	double start = hk_now(), deadline = start + seconds;
+	pid_t pid;
+
+	memset(c, 0, offsetof(struct hk_child, err) + 1);
+	c->err[0] = '\0';
+	fflush(NULL);
+	if (pipe(pfd) != 0)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return;
+	}
+	if (pid == 0) {
+		struct rlimit nocore = { 0, 0 };
+		unsigned long failed_before = hk_failures();
+		setrlimit(RLIMIT_CORE, &nocore);
+		signal(SIGABRT, SIG_DFL);
+		close(pfd[0]);
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[1]);
+		fn(arg);
+		_exit(hk_failures() > failed_before ? 1 : 0);
+	}
+	c->ran = true;
+	close(pfd[1]);
+	for (;;) {
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		int ms = (int)((deadline - hk_now()) * 1000);
+		if (ms <= 0) {
+			c->timed_out = true;
+			kill(pid, SIGKILL);
+			break;
+		}
+		int r = poll(&p, 1, ms);
+		if (r <= 0)
+			continue;
+		ssize_t n = read(pfd[0], c->err + got, sizeof c->err - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof c->err - 1) {
+			char sink[512];	/* keep draining */
+			while (read(pfd[0], sink, sizeof sink) > 0)
+				;
+			break;
+		}
+	}
+	c->err[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR)
+		;
+	c->seconds = hk_now() - start;
+}
+
+/* "exited 0", "exited 3", "killed by signal 6 (Aborted)", "timed out". */
+static inline const char *hk_child_how(const struct hk_child *c, char *buf,
+				       size_t len)
+{
+	if (!c->ran)
+		snprintf(buf, len, "could not be started");
+	else if (c->timed_out)
+		snprintf(buf, len, "timed out");
+	else if (WIFSIGNALED(c->status))
+		snprintf(buf, len, "killed by signal %d (%s)",
+			 WTERMSIG(c->status), strsignal(WTERMSIG(c->status)));
+	else
+		snprintf(buf, len, "exited %d", WEXITSTATUS(c->status));
+	return buf;
+}
+
+static inline bool hk_child_exited0(const struct hk_child *c)
+{
+	return c->ran && !c->timed_out && WIFEXITED(c->status) &&
+	       WEXITSTATUS(c->status) == 0;
+}
+
+static inline bool hk_child_aborted(const struct hk_child *c)
+{
+	return c->ran && !c->timed_out && WIFSIGNALED(c->status) &&
+	       WTERMSIG(c->status) == SIGABRT;
+}
+
+/* Number of lines of out that contain "hakmem:"; of those, *matching (if
+ * not NULL) gets the number that also contain every one of the NULL-ended
+ * strings after `matching` (a "0x..." string also matches any other hex
+ * spelling of the same number, as in hk_output_matches()). */
+static inline int hk_hakmem_lines(const char *out, int *matching, ...)
+{
+	int lines = 0, match = 0;
+	const char *line = out;
+
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char buf[1024];
+		if (len >= sizeof buf)
+			len = sizeof buf - 1;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		if (strstr(buf, "hakmem:")) {
+			bool all = true;
+			va_list ap;
+			const char *needle;
+			lines++;
+			va_start(ap, matching);
+			while ((needle = va_arg(ap, const char *)) != NULL)
+				if (!hk_output_matches(buf, needle))
+					all = false;
+			va_end(ap);
+			match += all;
+		}
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	if (matching)
+		*matching = match;
+	return lines;
+}
+
+/* Set a hakmem_ctl() string option (e.g. "opt.misuse" to "report");
+ * returns hakmem_ctl()'s result, or ENOSYS without hakmem. */
+static inline int hk_set_str(const char *name, const char *value)
+{
+	hk_ctl_fn fn = hk_ctl();
+	return fn ? fn(name, NULL, NULL, &value, sizeof value) : ENOSYS;
+}
+
+/* Set a hakmem_ctl() u64 option; returns hakmem_ctl()'s result. */
+static inline int hk_set_u64(const char *name, uint64_t value)
+{
+	hk_ctl_fn fn = hk_ctl();
+	return fn ? fn(name, NULL, NULL, &value, sizeof value) : ENOSYS;
+}
+
+/* Carry out a hakmem_ctl() action ("trim", "thread.flush", "epoch" is
+ * written with hk_set_u64). */
+static inline int hk_action(const char *name)
+{
+	hk_ctl_fn fn = hk_ctl();
+	return fn ? fn(name, NULL, NULL, NULL, 0) : ENOSYS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Misuse in both settings of opt.misuse                               */
+/* ------------------------------------------------------------------ */
+
+struct hk_misuse_call {
+	void (*fn)(void *);
+	void *arg;
+	const char *mode;
+};
+
+static inline void hk_misuse_child(void *a)
+{
+	struct hk_misuse_call *m = a;
+	if (hk_set_str("opt.misuse", m->mode) != 0) {
+		FAILED("hakmem_ctl(\"opt.misuse\", \"%s\")", m->mode);
+		_exit(3);
+	}
+	m->fn(m->arg);
+}
+
+static inline void hk_show_stderr(const char *what, const struct hk_child *c)
+{
+	char how[96];
+	hk_note("%s: child %s after %.1f s; its stderr: \"%.600s\"", what,
+		hk_child_how(c, how, sizeof how), c->seconds, c->err);
+}
+
+/* fn(arg) commits one heap misuse (computing its pointers before the
+ * fork, so that the parent knows them), then, when the program goes on
+ * (report mode), checks that the bad call did nothing harmful.  Runs it
+ * twice in a child:
+ *   opt.misuse=abort:  the child dies of SIGABRT;
+ *   opt.misuse=report: the child goes on and exits 0 (its own checks pass);
+ * and each time stderr holds exactly one "hakmem:" line, containing every
+ * one of `text` and `addr` (NULL: not checked).  Four checks. */
+static inline bool hk_expect_misuse(const char *what, void (*fn)(void *),
+				    void *arg, const char *text,
+				    const char *addr)
+{
+	static const char *const modes[] = { "abort", "report" };
+	bool ok = true;
+
+	for (int i = 0; i < 2; i++) {
+		struct hk_misuse_call call = { fn, arg, modes[i] };
+		struct hk_child c;
+		char how[96];
+		int match = 0, lines;
+
+		hk_run_child(hk_misuse_child, &call, 60, &c);
+		lines = hk_hakmem_lines(c.err, &match, text, addr,
+					(const char *)NULL);
+		bool died = i == 0 ? hk_child_aborted(&c)
+				   : hk_child_exited0(&c);
+		bool said = lines == 1 && match == 1;
+		if (!died || !said)
+			hk_show_stderr(what, &c);
+		ok &= CHECK(died, "%s: misuse=%s: %s (%s)", what, modes[i],
+			    i == 0 ? "the program dies of SIGABRT"
+				   : "the program goes on",
+			    hk_child_how(&c, how, sizeof how));
+		ok &= CHECK(said,
+			    "%s: misuse=%s: one \"hakmem:\" line naming the "
+			    "error and the address (%d lines, %d with \"%s\" "
+			    "and %s)", what, modes[i], lines, match, text,
+			    addr ? addr : "-");
+	}
+	return ok;
+}
+
+/* fn(arg) does something legitimate: the child exits 0 and hakmem says
+ * nothing. Two checks. */
+static inline bool hk_expect_quiet(const char *what, void (*fn)(void *),
+				   void *arg)
+{
+	struct hk_misuse_call call = { fn, arg, "abort" };
+	struct hk_child c;
+	char how[96];
+
+	hk_run_child(hk_misuse_child, &call, 60, &c);
+	int lines = hk_hakmem_lines(c.err, NULL, (const char *)NULL);
+	if (!hk_child_exited0(&c) || lines)
+		hk_show_stderr(what, &c);
+	bool a = CHECK(hk_child_exited0(&c), "%s: the program goes on (%s)",
+		       what, hk_child_how(&c, how, sizeof how));
+	bool b = CHECK(lines == 0, "%s: no \"hakmem:\" message (%d lines)",
+		       what, lines);
+	return a && b;
+}
+
+/* "0x..." for p, in one of `n` rotating static buffers. */
+static inline const char *hk_hex(const void *p)
+{
+	static char bufs[8][32];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+	snprintf(b, sizeof bufs[0], "0x%" PRIxPTR, (uintptr_t)p);
+	return b;
+}
 
 #endif /* HAKMEM_TEST_CHECK_H */
