@@ -108,14 +108,3 @@ bool hk_foreign_free(void *p)
 	__libc_free(p);
 	return true;
 }
-
-void *hk_foreign_realloc(void *p, size_t size, void *(*alloc)(size_t))
-{
-	size_t old = hk_foreign_usable(p);
-	void *q = alloc(size);
-	if (!q)
-		return NULL;
-	memcpy(q, p, old < size ? old : size);
-	hk_foreign_free(p);
-	return q;
-}

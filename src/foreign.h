@@ -18,8 +18,4 @@ size_t hk_foreign_usable(const void *p);
  * process); returns false, doing nothing, if it is not. */
 bool hk_foreign_free(void *p);
 
-/* realloc for a glibc block p: the new block comes from hakmem, the old
- * one goes back to glibc. NULL with errno = ENOMEM (p intact) on failure. */
-void *hk_foreign_realloc(void *p, size_t size, void *(*alloc)(size_t));
-
 #endif

@@ -89,8 +89,13 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 		hakmem_free(p);
 		return NULL;
 	}
-	if (HK_UNLIKELY(!hk_registry_lookup(p)) && hk_foreign_usable(p))
-		return hk_foreign_realloc(p, size, hakmem_malloc);
+	/* A block of glibc's malloc (foreign.h): the copy goes to hakmem and
+	 * hakmem_free hands the old block back to glibc. */
+	if (HK_UNLIKELY(!hk_registry_lookup(p))) {
+		size_t old = hk_foreign_usable(p);
+		if (old)
+			return realloc_moving(p, old, size);
+	}
 	hk_large *l;
 	size_t old = hk_block_usable(p, "realloc()", &l);
 	if (HK_UNLIKELY(!old)) {
