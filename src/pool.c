@@ -1,5 +1,7 @@
 #include "pool.h"
 
+#include <time.h>
+
 #include "lock.h"
 #include "options.h"
 #include "os.h"
@@ -10,9 +12,24 @@
 
 enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
 
+/* Free slots whose pages are still resident (dirty) are kept for reuse,
+ * within two limits, so that memory a program frees in bulk leaves its
+ * resident set (even when every SuperSlab keeps a live slab) while a
+ * program that cycles slabs at a steady size reuses resident slots and
+ * makes no system call:
+ * - age: a slot that stayed free and dirty for a whole PURGE_DELAY_MS
+ *   period is decommitted at the next release after it;
+ * - cap: a release that takes the dirty slots over an eighth of the slots
+ *   in use (and over PURGE_MIN_SLOTS) decommits down to half that. */
+#define PURGE_MIN_SLOTS 16
+#define PURGE_CAP_DIVISOR 8
+#define PURGE_DELAY_MS 50
+
 static hk_lock_t pool_lock = HK_LOCK_INIT;
 static hk_superslab *lists[LIST_COUNT];
 static size_t list_len[LIST_COUNT];
+static size_t used_slots;	/* slots held by slabs */
+static size_t dirty_slots;	/* free slots not decommitted */
 
 static uint32_t all_slots(const hk_superslab *ss)
 {
@@ -61,6 +78,11 @@ static void relist(hk_superslab *ss)
 	}
 }
 
+static uint32_t dirty_free(const hk_superslab *ss)
+{
+	return ss->free_mask & ~ss->clean_mask;
+}
+
 /* First run of k free slots in mask, or -1. */
 static int find_run(uint32_t mask, unsigned k)
 {
@@ -75,8 +97,11 @@ static hk_slab *take(hk_superslab *ss, unsigned start, unsigned cls)
 	unsigned k = hk_classes[cls].slots;
 	uint32_t mask = (((uint32_t)1 << k) - 1) << start;
 	bool clean = (ss->clean_mask & mask) == mask;
+	dirty_slots -= (size_t)__builtin_popcount(dirty_free(ss) & mask);
+	used_slots += k;
 	ss->free_mask &= ~mask;
 	ss->clean_mask &= ~mask;
+	ss->aged_mask &= ~mask;
 	relist(ss);
 	hk_slab *s = &ss->slab[start];
 	hk_slab_init(s, cls, hk_superslab_slot_addr(ss, start), clean);
@@ -86,18 +111,71 @@ static hk_slab *take(hk_superslab *ss, unsigned start, unsigned cls)
 	return s;
 }
 
+/* A run of k free slots for class cls, resident ones first (they fault
+ * no page in): the first pass looks only at dirty slots. */
 static hk_slab *take_mapped(unsigned cls)
 {
+	static const unsigned order[] = { LIST_PARTIAL, LIST_EMPTY };
 	unsigned k = hk_classes[cls].slots;
-	for (hk_superslab *ss = lists[LIST_PARTIAL]; ss; ss = ss->next) {
-		int start = find_run(ss->free_mask, k);
-		if (start > 0)
-			return take(ss, (unsigned)start, cls);
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < 2; i++) {
+			for (hk_superslab *ss = lists[order[i]]; ss; ss = ss->next) {
+				int start = find_run(pass ? ss->free_mask : dirty_free(ss), k);
+				if (start > 0)
+					return take(ss, (unsigned)start, cls);
+			}
+		}
 	}
-	hk_superslab *ss = lists[LIST_EMPTY];
-	if (ss && (unsigned)ss->nslots > k)
-		return take(ss, 1, cls);
 	return NULL;
+}
+
+/* Decommit the slots of which (free and dirty slots of ss), a run at a
+ * time. */
+static void decommit(hk_superslab *ss, uint32_t which)
+{
+	dirty_slots -= (size_t)__builtin_popcount(which);
+	ss->clean_mask |= which;
+	ss->aged_mask &= ~which;
+	while (which) {
+		unsigned start = (unsigned)__builtin_ctz(which);
+		unsigned len = (unsigned)__builtin_ctz(~(which >> start));
+		hk_os_decommit(hk_superslab_slot_addr(ss, start), (size_t)len << HK_SLOT_SHIFT);
+		/* Slot 0 is never free, so len < 32. */
+		which &= ~((((uint32_t)1 << len) - 1) << start);
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Apply the age and cap limits (see PURGE_DELAY_MS). Empty SuperSlabs
+ * go first: they are the least likely to be used again soon. */
+static void purge(void)
+{
+	static const unsigned order[] = { LIST_EMPTY, LIST_PARTIAL };
+	static uint64_t last_tick;
+	if (!HK_OPT(trim))
+		return;
+	uint64_t now = now_ms();
+	if (now - last_tick >= PURGE_DELAY_MS) {
+		last_tick = now;
+		for (unsigned i = 0; i < 2; i++) {
+			for (hk_superslab *ss = lists[order[i]]; ss; ss = ss->next) {
+				decommit(ss, dirty_free(ss) & ss->aged_mask);
+				ss->aged_mask = dirty_free(ss);
+			}
+		}
+	}
+	size_t cap = used_slots / PURGE_CAP_DIVISOR;
+	if (cap < PURGE_MIN_SLOTS)
+		cap = PURGE_MIN_SLOTS;
+	for (unsigned i = 0; i < 2 && dirty_slots > cap; i++)
+		for (hk_superslab *ss = lists[order[i]]; ss && dirty_slots > cap / 2; ss = ss->next)
+			decommit(ss, dirty_free(ss));
 }
 
 hk_slab *hk_pool_acquire(unsigned cls, bool may_map)
@@ -136,12 +214,16 @@ void hk_pool_release(hk_slab *s)
 	hk_superslab *victim = NULL;
 	hk_lock(&pool_lock);
 	ss->free_mask |= mask;
+	used_slots -= k;
+	dirty_slots += k;
 	relist(ss);
 	if (ss->pool_list == LIST_EMPTY && HK_OPT(trim) &&
 	    list_len[LIST_EMPTY] > HK_OPT(superslab_reserve)) {
 		unlink_ss(ss);
+		dirty_slots -= (size_t)__builtin_popcount(dirty_free(ss));
 		victim = ss;
 	}
+	purge();
 	hk_unlock(&pool_lock);
 	if (victim)
 		hk_superslab_destroy(victim);
@@ -155,15 +237,11 @@ size_t hk_pool_trim(void)
 	empty = lists[LIST_EMPTY];
 	lists[LIST_EMPTY] = NULL;
 	list_len[LIST_EMPTY] = 0;
+	for (hk_superslab *ss = empty; ss; ss = ss->next)
+		dirty_slots -= (size_t)__builtin_popcount(dirty_free(ss));
 	for (hk_superslab *ss = lists[LIST_PARTIAL]; ss; ss = ss->next) {
-		uint32_t dirty = ss->free_mask & ~ss->clean_mask;
-		for (unsigned i = 1; i < ss->nslots; i++) {
-			if (dirty & ((uint32_t)1 << i)) {
-				hk_os_decommit(hk_superslab_slot_addr(ss, i), HK_SLOT_SIZE);
-				freed += HK_SLOT_SIZE;
-			}
-		}
-		ss->clean_mask |= dirty;
+		freed += (size_t)__builtin_popcount(dirty_free(ss)) << HK_SLOT_SHIFT;
+		decommit(ss, dirty_free(ss));
 	}
 	hk_unlock(&pool_lock);
 	while (empty) {

@@ -1,9 +1,10 @@
 /* The shared pool: hands slabs to size classes and takes empty ones back,
  * so memory freed by one class serves another. A SuperSlab whose slabs
  * are all back is empty; the pool keeps at most superslab_reserve empty
- * SuperSlabs and returns the rest to the OS at once, during normal
- * operation (unless the option trim is off). All pool state is under one lock, taken once per slab (not
- * per block). */
+ * SuperSlabs and returns the rest to the OS at once, and decommits free
+ * slots that stay unused (see pool.c), during normal operation (unless
+ * the option trim is off). All pool state is under one lock, taken once
+ * per slab (not per block). */
 #ifndef HK_POOL_H
 #define HK_POOL_H
 

@@ -11,7 +11,11 @@
  *   3. mixed sizes allocated by a thread that exits, freed by main after
  *      the owner is gone (at most before + reserve);
  *   4. mixed sizes allocated and freed by main: most of the memory (>= 1/2
- *      of stats.mapped and of the RSS gained) is given back.
+ *      of stats.mapped and of the RSS gained) is given back;
+ *   5. mixed sizes allocated by main, all freed but one block in 500, so
+ *      that no SuperSlab empties (a server dropping its data): the RSS
+ *      falls back to at most before + a quarter of the growth + 4 MiB,
+ *      and with opt.trim off it does not (the free slots are kept).
  * Large blocks: each has its own mapping, unmapped on free (stats.mappings
  * and the /proc/self/maps line count return to where they were). */
 #include "../lib/check.h"
@@ -208,7 +212,42 @@ int main(void)
 	snap(&c);
 	check_cycle("mixed sizes, main thread", &a, &b, &c, total, -1);
 
-	/* 3. large blocks: one mapping each, unmapped on free */
+	/* 5. sparse survivors, with trim on and off */
+	for (int trim = 1; trim >= 0; trim--) {
+		bool v = trim;
+		CHECK(hk_ctl()("opt.trim", NULL, NULL, &v, sizeof v) == 0, "opt.trim set to %d", trim);
+		hk_note("5. 64 MiB of 16 B..4 KiB blocks, one in 500 kept, trim %s",
+			trim ? "on" : "off");
+		snap(&a);
+		alloc_batch(&bt, total, 0, 5);
+		snap(&b);
+		size_t kept = 0;
+		for (size_t i = 0; i < bt.count; i++) {
+			if (i % 500 == 0)
+				bt.p[kept++] = bt.p[i];
+			else
+				free(bt.p[i]);
+		}
+		bt.count = kept;
+		snap(&c);
+		show("  before", &a);
+		show("  allocated", &b);
+		show("  499 in 500 freed", &c);
+		long bound = a.rss + (b.rss - a.rss) / 4 + 4096;
+		if (trim && !hk_under_valgrind())
+			CHECK(c.rss <= bound,
+			      "sparse survivors: RSS back to <= before + growth/4 + 4 MiB "
+			      "(%ldK -> %ldK -> %ldK, bound %ldK)", a.rss, b.rss, c.rss, bound);
+		else if (!hk_under_valgrind())
+			CHECK(c.rss > bound,
+			      "sparse survivors, trim off: the free memory stays resident "
+			      "(%ldK -> %ldK -> %ldK)", a.rss, b.rss, c.rss);
+		free_batch(&bt);
+	}
+	bool on = true;
+	hk_ctl()("opt.trim", NULL, NULL, &on, sizeof on);
+
+	/* 6. large blocks: one mapping each, unmapped on free */
 	enum { NL = 24 };
 	void *l[NL];
 	snap(&a);
