@@ -12,7 +12,6 @@ void hk_slab_init(hk_slab *s, unsigned cls, char *start, bool clean)
 	s->used = 0;
 	s->block_size = ci->block_size;
 	s->start = start;
-	s->inv = ci->inv;
 	s->inv16 = ci->inv << 16;
 	s->cls = (uint8_t)cls;
 	s->slots = (uint8_t)ci->slots;

@@ -50,8 +50,7 @@ typedef struct hk_slab {
 	uint32_t used;
 	uint32_t block_size;	/* 0: not in use by a slab */
 	char *start;
-	uint64_t inv;		/* see hk_classes */
-	uint64_t inv16;		/* inv << 16 (hk_slab_is_block) */
+	uint64_t inv16;		/* hk_classes' inv << 16 (hk_slab_is_block) */
 	_Atomic uintptr_t owner;	/* heap, | HK_OWNER_FULL when on its full list */
 	char *bump;		/* next never-used block */
 	uint8_t cls;
@@ -92,13 +91,13 @@ extern uintptr_t hk_free_key;
  * any pointer into s's slots.) With inv = ceil(2^48 / block_size), off is
  * a multiple of block_size exactly when the low 48 bits of off * inv are
  * below inv (off < 2^19, block_size <= 2^17: the error terms stay under
- * inv), which costs one multiply; inv16 is inv << 16 so that the test is
- * a shift and a compare. */
+ * inv). Multiplying by inv16 = inv << 16 keeps just those 48 bits, at the
+ * top of the word, so the test is one multiply and one compare. */
 HK_INLINE bool hk_slab_is_block(const hk_slab *s, const void *p)
 {
 	size_t off = (size_t)((const char *)p - s->start);
 	/* bump only grows while the slab is in use; other threads read it. */
-	return ((off * s->inv) << 16) < s->inv16 &&
+	return off * s->inv16 < s->inv16 &&
 	       (const char *)p < __atomic_load_n(&s->bump, __ATOMIC_RELAXED);
 }
 
