@@ -10,6 +10,7 @@
 #include "hakmem.h"
 #include "log.h"
 #include "options.h"
+#include "pool.h"
 #include "os.h"
 #include "size_class.h"
 #include "stats.h"
@@ -69,6 +70,22 @@ static uint64_t mapped(const struct ctl_item *it)
 {
 	(void)it;
 	return hk_os_mapped_bytes();
+}
+
+static uint64_t pool_dirty(const struct ctl_item *it)
+{
+	(void)it;
+	uint64_t dirty, purged;
+	hk_pool_counts(&dirty, &purged);
+	return dirty;
+}
+
+static uint64_t pool_purged(const struct ctl_item *it)
+{
+	(void)it;
+	uint64_t dirty, purged;
+	hk_pool_counts(&dirty, &purged);
+	return purged;
 }
 
 static uint64_t local_frees(const struct ctl_item *it)
@@ -165,6 +182,8 @@ static const struct ctl_entry fixed[] = {
 	{ "stats.superslabs.live", CTL_U64, ss_live, NULL, NULL },
 	{ "stats.superslabs.created", CTL_U64, ss_created, NULL, NULL },
 	{ "stats.superslabs.released", CTL_U64, ss_released, NULL, NULL },
+	{ "stats.dirty", CTL_U64, pool_dirty, NULL, NULL },
+	{ "stats.purged", CTL_U64, pool_purged, NULL, NULL },
 	{ "stats.large.live", CTL_U64, large_live, NULL, NULL },
 	{ "stats.large.bytes", CTL_U64, large_bytes, NULL, NULL },
 	{ "stats.large.cached", CTL_U64, large_cached, NULL, NULL },

@@ -30,6 +30,7 @@ static hk_superslab *lists[LIST_COUNT];
 static size_t list_len[LIST_COUNT];
 static size_t used_slots;	/* slots held by slabs */
 static size_t dirty_slots;	/* free slots not decommitted */
+static uint64_t decommitted;	/* bytes of free slots decommitted so far */
 
 static uint32_t all_slots(const hk_superslab *ss)
 {
@@ -134,6 +135,7 @@ static hk_slab *take_mapped(unsigned cls)
 static void decommit(hk_superslab *ss, uint32_t which)
 {
 	dirty_slots -= (size_t)__builtin_popcount(which);
+	decommitted += (uint64_t)__builtin_popcount(which) << HK_SLOT_SHIFT;
 	ss->clean_mask |= which;
 	ss->aged_mask &= ~which;
 	while (which) {
@@ -251,6 +253,14 @@ size_t hk_pool_trim(void)
 		empty = next;
 	}
 	return freed;
+}
+
+void hk_pool_counts(uint64_t *dirty, uint64_t *purged)
+{
+	hk_lock(&pool_lock);
+	*dirty = (uint64_t)dirty_slots << HK_SLOT_SHIFT;
+	*purged = decommitted;
+	hk_unlock(&pool_lock);
 }
 
 void hk_pool_each_slab(void (*fn)(const hk_slab *s, void *arg), void *arg)

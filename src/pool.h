@@ -22,6 +22,10 @@ void hk_pool_release(hk_slab *s);
  * free slots of the others. Returns the bytes given back. */
 size_t hk_pool_trim(void);
 
+/* Bytes of free slots whose pages are resident, and bytes of free slots
+ * decommitted since the start (by the purge and by trim). */
+void hk_pool_counts(uint64_t *dirty, uint64_t *purged);
+
 /* Call fn on every slab in use (not in the pool), under the pool lock.
  * fn reads the slab's counters racily: they belong to other threads. */
 void hk_pool_each_slab(void (*fn)(const hk_slab *s, void *arg), void *arg);

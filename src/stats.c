@@ -102,6 +102,10 @@ void hk_stats_print(int fd)
 	     (unsigned long long)hk_stats_get(&hk_gstats.ss_live),
 	     (unsigned long long)hk_stats_get(&hk_gstats.ss_created),
 	     (unsigned long long)hk_stats_get(&hk_gstats.ss_released));
+	uint64_t dirty, purged;
+	hk_pool_counts(&dirty, &purged);
+	line(fd, "  free slots         %12llu bytes resident, %llu decommitted so far",
+	     (unsigned long long)dirty, (unsigned long long)purged);
 	line(fd, "  large blocks       %12llu live, %llu bytes",
 	     (unsigned long long)hk_stats_get(&hk_gstats.large_live),
 	     (unsigned long long)hk_stats_get(&hk_gstats.large_bytes));

@@ -92,6 +92,7 @@ static void read_every_name(void)
 		"version", "build.debug_log", "build.options", "epoch", "stats.allocated",
 		"stats.mapped", "stats.mappings", "stats.superslabs.live",
 		"stats.superslabs.created", "stats.superslabs.released", "stats.large.live",
+		"stats.dirty", "stats.purged",
 		"stats.frees.local", "stats.frees.remote", "stats.classes.0.blocks",
 		"opt.superslab_lg", "opt.superslab_reserve", "opt.trim", "opt.trim_interval_ms",
 		"opt.thread_cache", "opt.misuse", "opt.stats_print", "opt.crash_report",

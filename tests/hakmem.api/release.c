@@ -64,7 +64,7 @@ static void free_batch(struct batch *b)
 }
 
 struct snap {
-	uint64_t live, created, released, mapped, mappings;
+	uint64_t live, created, released, mapped, mappings, dirty, purged;
 	long rss;
 };
 
@@ -75,6 +75,8 @@ static void snap(struct snap *s)
 	s->released = hk_stat_req("stats.superslabs.released");
 	s->mapped = hk_stat_req("stats.mapped");
 	s->mappings = hk_stat_req("stats.mappings");
+	s->dirty = hk_stat_req("stats.dirty");
+	s->purged = hk_stat_req("stats.purged");
 	s->rss = hk_rss_kb();
 }
 
@@ -234,14 +236,24 @@ int main(void)
 		show("  allocated", &b);
 		show("  499 in 500 freed", &c);
 		long bound = a.rss + (b.rss - a.rss) / 4 + 4096;
-		if (trim && !hk_under_valgrind())
-			CHECK(c.rss <= bound,
-			      "sparse survivors: RSS back to <= before + growth/4 + 4 MiB "
-			      "(%ldK -> %ldK -> %ldK, bound %ldK)", a.rss, b.rss, c.rss, bound);
-		else if (!hk_under_valgrind())
-			CHECK(c.rss > bound,
-			      "sparse survivors, trim off: the free memory stays resident "
-			      "(%ldK -> %ldK -> %ldK)", a.rss, b.rss, c.rss);
+		hk_note("  stats.dirty %" PRIu64 "K -> %" PRIu64 "K, stats.purged +%" PRIu64 "K",
+			b.dirty / 1024, c.dirty / 1024, (c.purged - b.purged) / 1024);
+		if (trim) {
+			CHECK(c.purged - b.purged >= 16 * MiB && c.dirty <= 8 * MiB,
+			      "sparse survivors: stats.purged grows by >= 16 MiB, stats.dirty "
+			      "stays <= 8 MiB");
+			if (!hk_under_valgrind())
+				CHECK(c.rss <= bound,
+				      "sparse survivors: RSS back to <= before + growth/4 + 4 MiB "
+				      "(%ldK -> %ldK -> %ldK, bound %ldK)", a.rss, b.rss, c.rss, bound);
+		} else {
+			CHECK(c.purged == b.purged && c.dirty >= 32 * MiB,
+			      "sparse survivors, trim off: nothing purged, stats.dirty >= 32 MiB");
+			if (!hk_under_valgrind())
+				CHECK(c.rss > bound,
+				      "sparse survivors, trim off: the free memory stays resident "
+				      "(%ldK -> %ldK -> %ldK)", a.rss, b.rss, c.rss);
+		}
 		free_batch(&bt);
 	}
 	bool on = true;
