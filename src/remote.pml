@@ -57,7 +57,7 @@
  *
  * GRANULARITY. Each step of the model holds exactly one shared action of
  * the C code -- an atomic operation on xtf, owner or a heap's delayed list,
- * a critical section of a lock, or the unlocked write of h->live -- plus
+ * or a critical section of a lock -- plus
  * the owner-private work next to it (free list, used, pinned, where, a
  * heap's cur: data only the owner touches, as OWNER_ONLY checks). A CAS
  * loop is one read-modify-write at its successful CAS (its computation
@@ -755,7 +755,7 @@ inline collect_orphans(hh) {
 
 /* hk_thread_attach() -> h (hk_tls_heap) */
 inline attach() {
-	d_step {
+	d_step {	/* under the heaps lock: take a heap, h->live = true */
 		heaps_lock == 0;
 		if
 		:: nfree > 0 -> nfree--; at_h = freeh[nfree]; freeh[nfree] = 0
@@ -764,12 +764,12 @@ inline attach() {
 			nheaps++;
 			assert(nheaps <= NHEAP);
 			at_h = nheaps
-		fi
+		fi;
+		h_live[at_h] = true
 	};
-	d_step {	/* reset_heap, h->live = true (no lock), hk_tls_heap */
+	d_step {	/* reset_heap, hk_tls_heap */
 		h_cur[at_h] = C_EMPTY;
 		h_exiting[at_h] = false;
-		h_live[at_h] = true;
 		printf("T%d   attaches heap %d\n", me, at_h);
 		h = at_h;
 		at_h = 0

@@ -93,22 +93,26 @@ static void reset_heap(hk_heap *h)
 hk_heap *hk_thread_attach(void)
 {
 	hk_global_init();
+	/* live is set under heaps_lock, where hk_thread_collect_orphans
+	 * reads it. */
 	hk_lock(&heaps_lock);
 	hk_heap *h = free_heaps;
-	if (h)
+	if (h) {
 		free_heaps = h->next_free;
+		h->live = true;
+	}
 	hk_unlock(&heaps_lock);
 	if (!h) {
 		h = hk_meta_alloc(sizeof *h);
 		if (!h)
 			return NULL;
 		hk_lock(&heaps_lock);
+		h->live = true;
 		h->next_all = all_heaps;
 		all_heaps = h;
 		hk_unlock(&heaps_lock);
 	}
 	reset_heap(h);
-	h->live = true;
 	hk_tls_self = h;
 	if (!hk_vg_on && !HK_OPT(hardened))
 		hk_tls_heap = h;
