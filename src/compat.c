@@ -15,18 +15,27 @@
 #include "stats.h"
 #include "thread.h"
 
-HK_EXPORT int malloc_trim(size_t pad)
+/* Like the malloc family (malloc.c), the names take the hakmem_ prefix in
+ * a build with HAKMEM_PREFIX_ONLY, which must leave the process's own
+ * allocator (a sanitizer's) in place. */
+#ifdef HAKMEM_PREFIX_ONLY
+#define NAME(f) hakmem_##f
+#else
+#define NAME(f) f
+#endif
+
+HK_EXPORT int NAME(malloc_trim)(size_t pad)
 {
 	(void)pad;
 	return hk_thread_trim() > 0;
 }
 
-HK_EXPORT void malloc_stats(void)
+HK_EXPORT void NAME(malloc_stats)(void)
 {
 	hk_stats_print(2);
 }
 
-HK_EXPORT struct mallinfo2 mallinfo2(void)
+HK_EXPORT struct mallinfo2 NAME(mallinfo2)(void)
 {
 	hk_stats_refresh();
 	struct hk_stats_snapshot s;
@@ -50,9 +59,9 @@ static int clamp(size_t v)
 	return v > INT_MAX ? INT_MAX : (int)v;
 }
 
-HK_EXPORT struct mallinfo mallinfo(void)
+HK_EXPORT struct mallinfo NAME(mallinfo)(void)
 {
-	struct mallinfo2 m = mallinfo2();
+	struct mallinfo2 m = NAME(mallinfo2)();
 	struct mallinfo mi = {
 		.arena = clamp(m.arena),
 		.ordblks = clamp(m.ordblks),
@@ -66,7 +75,7 @@ HK_EXPORT struct mallinfo mallinfo(void)
 
 /* The parameters with a meaning here; the rest are accepted by glibc only
  * and return 0 (failure), as mallopt does for an unknown parameter. */
-HK_EXPORT int mallopt(int param, int value)
+HK_EXPORT int NAME(mallopt)(int param, int value)
 {
 	switch (param) {
 	case M_TRIM_THRESHOLD:
@@ -98,7 +107,7 @@ static void put(FILE *fp, const char *fmt, ...)
 	fwrite(buf, 1, n, fp);
 }
 
-HK_EXPORT int malloc_info(int options, FILE *fp)
+HK_EXPORT int NAME(malloc_info)(int options, FILE *fp)
 {
 	if (options != 0 || !fp) {
 		errno = EINVAL;

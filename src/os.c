@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 /* Installed guidance on vm.max_map_count (configure sets the path). */
@@ -37,9 +39,9 @@ static void account(long maps, long long bytes)
 	atomic_fetch_add_explicit(&os_mapped, (uint64_t)bytes, memory_order_relaxed);
 }
 
-static long read_max_map_count(void)
+static long read_proc_long(const char *path)
 {
-	int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	char buf[32];
@@ -53,17 +55,39 @@ static long read_max_map_count(void)
 	return v;
 }
 
+/* Whether no state of the process or the machine could ever grant a
+ * mapping of request bytes: more than the user address space (x86-64 has
+ * 2^47 bytes; a mapping above that needs a hint, and hakmem gives none),
+ * more than RLIMIT_AS, or, unless the kernel overcommits always, more than
+ * RAM and swap together. Raising vm.max_map_count or freeing memory would
+ * not help, so such a failure is not reported (glibc says nothing too). */
+static bool never_fits(size_t request)
+{
+	if (request > (size_t)1 << 47)
+		return true;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    request > rl.rlim_cur)
+		return true;
+	struct sysinfo si;
+	return read_proc_long("/proc/sys/vm/overcommit_memory") != 1 && sysinfo(&si) == 0 &&
+	       request / (si.mem_unit ? si.mem_unit : 1) > (uint64_t)si.totalram + si.totalswap;
+}
+
 void hk_os_report_enomem(size_t request)
 {
-	if (atomic_exchange(&os_enomem_reported, true))
-		return;
 	int saved = errno;
+	if (never_fits(request) || atomic_exchange(&os_enomem_reported, true)) {
+		errno = saved;
+		return;
+	}
 	hk_message("out of memory: the kernel refused a mapping of %zu bytes; "
 		   "hakmem holds %llu mappings (%llu MiB); vm.max_map_count is %ld "
 		   "(raise it with sysctl -w vm.max_map_count=N if mappings are near it, see %s); "
 		   "allocations return NULL with ENOMEM until memory is freed",
 		   request, (unsigned long long)hk_os_mappings(),
-		   (unsigned long long)(hk_os_mapped_bytes() >> 20), read_max_map_count(),
+		   (unsigned long long)(hk_os_mapped_bytes() >> 20),
+		   read_proc_long("/proc/sys/vm/max_map_count"),
 		   HAKMEM_MAPPINGS_DOC);
 	errno = saved;
 }

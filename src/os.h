@@ -1,6 +1,7 @@
 /* The operating-system layer: every mapping the engine makes goes through
  * here, so the count of kernel mappings and mapped bytes is exact, and an
- * mmap failure is reported once, naming vm.max_map_count. */
+ * mmap failure is reported once, naming vm.max_map_count (unless the
+ * request could never fit). */
 #ifndef HK_OS_H
 #define HK_OS_H
 
@@ -35,7 +36,9 @@ bool hk_os_move(void *p, size_t old, void *dst, size_t new);
 uint64_t hk_os_mappings(void);
 uint64_t hk_os_mapped_bytes(void);
 
-/* Say, once per process, that the kernel refused memory. */
+/* Say, once per process, that the kernel refused memory; nothing for a
+ * request that could never be granted (larger than the address space,
+ * RLIMIT_AS, or RAM and swap). */
 void hk_os_report_enomem(size_t request);
 
 #endif

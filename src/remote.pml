@@ -57,7 +57,7 @@
  *
  * GRANULARITY. Each step of the model holds exactly one shared action of
  * the C code -- an atomic operation on xtf, owner or a heap's delayed list,
- * a critical section of a lock, or the unlocked write of h->live -- plus
+ * or a critical section of a lock -- plus
  * the owner-private work next to it (free list, used, pinned, where, a
  * heap's cur: data only the owner touches, as OWNER_ONLY checks). A CAS
  * loop is one read-modify-write at its successful CAS (its computation
@@ -119,7 +119,7 @@
  * hk_free_block (tcache.c) -> free_block_top (from free), free_block_inner (from a collect)
  *   ANCHOR tcache.c: hk_heap *o = hk_slab_owner(s);
  *   ANCHOR tcache.c: if (h && hk_thread_adopt(h, s)) {
- *   ANCHOR tcache.c: hk_remote_push(s, b);
+ *   ANCHOR tcache.c: while (!hk_remote_push(s, b))
  *   ANCHOR tcache.c: if (hk_remote_push(s, b))
  *   ANCHOR tcache.c: if (++h->remote_since_collect >= HK_COLLECT_EVERY) {
  * hk_heap_collect (tcache.c) -> heap_collect
@@ -149,9 +149,11 @@
  *   ANCHOR thread.c: h->exiting = true;
  *   ANCHOR thread.c: each_slab(h, abandon_slab);
  *   ANCHOR thread.c: h->live = false;
- * abandon_slab (thread.c) -> abandon_slab   [FIX_ABANDON_PARK: the proposed fix]
+ * abandon_slab (thread.c) -> abandon_slab
  *   ANCHOR thread.c: s->where = HK_WHERE_ABANDONED;
  *   ANCHOR thread.c: hk_slab_set_owner(s, NULL, false);
+ *   ANCHOR thread.c: hk_remote_splice(s, hk_remote_drain_park(s));
+ *   ANCHOR thread.c: bool empty = s->used == 0;
  * hk_thread_adopt, take_adopted (thread.c) -> adopt_and_free
  *   ANCHOR thread.c: s->where == HK_WHERE_ABANDONED;
  *   ANCHOR thread.c: return hk_slab_owner(s) == h;
@@ -185,24 +187,22 @@
  *   ATTACH_CAN_FAIL      a heap-less thread's hk_thread_attach() may fail
  *   NO_FINAL_ALLOC       the finisher does not allocate before it exits, so
  *                        only a free into an abandoned slab may adopt it
- *   FIX_NOHEAP_PUSH      proposed fix for problem 1 below
- *   FIX_ABANDON_PARK     proposed fix for problem 2 below
  *
- * KNOWN PROBLEMS of the C code found with this model (tools/check-model
- * expects these variants to fail until the code is fixed):
- *  1. ATTACH_CAN_FAIL: hk_free_block, when the thread has no heap and
- *     hk_thread_attach() fails, calls hk_remote_push() and ignores its
- *     result. If the slab was parked and its owner abandoned it meanwhile,
+ * PROBLEMS FOUND with this model, both fixed in the C code (the macros
+ * above recreate the conditions; check-model runs them):
+ *  1. ATTACH_CAN_FAIL: hk_free_block, when the thread had no heap and
+ *     hk_thread_attach() failed, called hk_remote_push() once and ignored
+ *     its result. If the slab was parked and its owner had abandoned it,
  *     the push only switched the slab to QUIET and returned false: the
- *     block is lost and the slab is never released. Fix: push again while
- *     it returns false (FIX_NOHEAP_PUSH).
- *  2. NO_FINAL_ALLOC: a remote free that read the owner before the owner
- *     exited can push its block onto xtf after abandon_slab drained it:
- *     the slab is abandoned, QUIET, with every block free, and stays
- *     mapped until some thread allocates from its class (or a trim). Fix:
- *     abandon_slab clears the owner first and then drains and parks the
- *     slab under the abandoned lock, so that a later remote free takes
- *     the NOTIFY path, finds no owner and adopts (FIX_ABANDON_PARK).
+ *     block was lost and the slab never released. Now it pushes again
+ *     while the push returns false.
+ *  2. NO_FINAL_ALLOC: abandon_slab drained the slab before it cleared the
+ *     owner, so a remote free that had read the old owner could push its
+ *     block after the drain: the slab stayed abandoned, QUIET, with every
+ *     block free, until some thread allocated from its class. Now it
+ *     clears the owner first and then drains and parks the slab, under the
+ *     abandoned lock, so that a later remote free takes the NOTIFY path,
+ *     finds no owner and adopts.
  */
 
 #ifndef NB
@@ -755,7 +755,7 @@ inline collect_orphans(hh) {
 
 /* hk_thread_attach() -> h (hk_tls_heap) */
 inline attach() {
-	d_step {
+	d_step {	/* under the heaps lock: take a heap, h->live = true */
 		heaps_lock == 0;
 		if
 		:: nfree > 0 -> nfree--; at_h = freeh[nfree]; freeh[nfree] = 0
@@ -764,12 +764,12 @@ inline attach() {
 			nheaps++;
 			assert(nheaps <= NHEAP);
 			at_h = nheaps
-		fi
+		fi;
+		h_live[at_h] = true
 	};
-	d_step {	/* reset_heap, h->live = true (no lock), hk_tls_heap */
+	d_step {	/* reset_heap, hk_tls_heap */
 		h_cur[at_h] = C_EMPTY;
 		h_exiting[at_h] = false;
-		h_live[at_h] = true;
 		printf("T%d   attaches heap %d\n", me, at_h);
 		h = at_h;
 		at_h = 0
@@ -829,17 +829,14 @@ inline free_block_top(pb) {
 				:: else -> fb_o = 255
 				fi
 			:: else ->
-				/* No heap: leave the block on the slab. */
+				/* No heap: leave the block on the slab. False
+				 * means S was parked and ownerless and is QUIET
+				 * now: push again. */
 				remote_push(pb);
-#ifdef FIX_NOHEAP_PUSH
-				/* The proposed fix: false means S was parked and
-				 * ownerless and is QUIET now; push again. */
 				do
 				:: rp_ret -> break
 				:: else -> remote_push(pb)
 				od;
-#endif
-				/* (In the C code the value is not looked at.) */
 				rp_ret = false;
 				fb_placed = true;
 				break
@@ -1043,32 +1040,9 @@ inline do_alloc() {
 
 /* --- thread.c ---------------------------------------------------------- */
 
-/* abandon_slab(h, S) */
+/* abandon_slab(h, S): under the abandoned lock, give up ownership, then
+ * drain and park S; release it after the lock if it is empty. */
 inline abandon_slab() {
-#ifndef FIX_ABANDON_PARK
-	d_step {
-		OWNER_ONLY(h);
-		UNPIN_BODY();
-		DRAIN_BODY();
-		SPLICE_BODY(h);
-		flag = (s_used == 0)
-	};
-	if
-	:: flag -> flag = false; d_step { OWNER_ONLY(h); RELEASE_BODY() }
-	:: else ->
-		d_step {
-			abandoned_lock == 0;
-			OWNER_ONLY(h);
-			s_where = W_ABANDONED;
-			s_owner = NOHEAP;
-			s_ofull = false;
-			ab_count++;
-			printf("T%d   abandons S (owner: none) with used=%d\n", me, s_used)
-		}
-	fi
-#else
-	/* The proposed fix: give up ownership, then park and drain, all
-	 * under the abandoned lock. */
 	d_step {
 		abandoned_lock == 0;
 		OWNER_ONLY(h);
@@ -1084,13 +1058,16 @@ inline abandon_slab() {
 		SPLICE_BODY(NOHEAP);
 		flag = (s_used == 0);
 		if
-		:: flag -> s_where = W_NONE; RELEASE_BODY()
-		:: else -> ab_count++
+		:: flag -> s_where = W_NONE
+		:: else -> ab_count++;
+			printf("T%d   abandons S (owner: none) with used=%d\n", me, s_used)
 		fi;
-		flag = false;
 		abandoned_lock = 0
-	}
-#endif
+	};
+	if
+	:: flag -> flag = false; d_step { assert(s_owner == NOHEAP); RELEASE_BODY() }
+	:: else -> skip
+	fi
 }
 
 /* thread_exit -> heap_abandon(h), then h onto free_heaps */

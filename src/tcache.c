@@ -118,8 +118,11 @@ void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b)
 			}
 			if (!h) {
 				/* No heap for this thread (out of memory): leave the
-				 * block on the slab for whoever adopts it. */
-				hk_remote_push(s, b);
+				 * block on the slab for whoever adopts it. A false
+				 * push only switched the parked, ownerless slab to
+				 * QUIET, so the next one lands on its list. */
+				while (!hk_remote_push(s, b))
+					;
 				return;
 			}
 			continue;

@@ -23,7 +23,7 @@ typedef struct hk_heap {
 	hk_slab *full[HK_NCLASSES];
 	struct hk_heap *next_all;	/* all heaps (thread.c) */
 	struct hk_heap *next_free;	/* heaps without a thread (thread.c) */
-	bool live;			/* a thread uses it */
+	bool live;			/* a thread uses it; under heaps_lock (thread.c) */
 	bool exiting;			/* abandoning: do not park slabs */
 	uint32_t remote_since_collect;
 	uint64_t local_frees;		/* fast path; read racily by statistics */

@@ -93,22 +93,26 @@ static void reset_heap(hk_heap *h)
 hk_heap *hk_thread_attach(void)
 {
 	hk_global_init();
+	/* live is set under heaps_lock, where hk_thread_collect_orphans
+	 * reads it. */
 	hk_lock(&heaps_lock);
 	hk_heap *h = free_heaps;
-	if (h)
+	if (h) {
 		free_heaps = h->next_free;
+		h->live = true;
+	}
 	hk_unlock(&heaps_lock);
 	if (!h) {
 		h = hk_meta_alloc(sizeof *h);
 		if (!h)
 			return NULL;
 		hk_lock(&heaps_lock);
+		h->live = true;
 		h->next_all = all_heaps;
 		all_heaps = h;
 		hk_unlock(&heaps_lock);
 	}
 	reset_heap(h);
-	h->live = true;
 	hk_tls_self = h;
 	if (!hk_vg_on && !HK_OPT(hardened))
 		hk_tls_heap = h;
@@ -119,23 +123,32 @@ hk_heap *hk_thread_attach(void)
 	return h;
 }
 
+/* Ownership goes first, then the slab is drained and parked, all under
+ * the abandoned lock: a remote free that lands after the drain finds it
+ * parked with no owner and adopts it, so an abandoned slab whose last
+ * blocks are freed remotely is never left behind. */
 static void abandon_slab(hk_heap *h, hk_slab *s)
 {
 	(void)h;
-	hk_slab_unpin(s);
-	hk_remote_splice(s, hk_remote_drain(s));
-	if (s->used == 0) {
-		hk_pool_release(s);
-		return;
-	}
-	HK_DEBUG(HK_LOG_THREAD, "slab %p abandoned with %u blocks in use", (void *)s->start,
-		 s->used);
 	hk_lock(&abandoned_lock);
+	hk_slab_unpin(s);
 	s->where = HK_WHERE_ABANDONED;
 	hk_slab_set_owner(s, NULL, false);
-	hk_slab_list_push(&abandoned[s->cls], s);
-	atomic_fetch_add_explicit(&abandoned_count[s->cls], 1, memory_order_relaxed);
+	hk_remote_splice(s, hk_remote_drain_park(s));
+	bool empty = s->used == 0;
+	if (empty) {
+		s->where = HK_WHERE_NONE;
+	} else {
+		HK_DEBUG(HK_LOG_THREAD, "slab %p abandoned with %u blocks in use",
+			 (void *)s->start, s->used);
+		hk_slab_list_push(&abandoned[s->cls], s);
+		atomic_fetch_add_explicit(&abandoned_count[s->cls], 1, memory_order_relaxed);
+	}
 	hk_unlock(&abandoned_lock);
+	/* Not on the abandoned list and no block in flight: no one else
+	 * reaches it. */
+	if (empty)
+		hk_pool_release(s);
 }
 
 static void each_in_list(hk_heap *h, hk_slab *s, void (*fn)(hk_heap *, hk_slab *))

@@ -9,8 +9,9 @@
  * Each case runs in a child with opt.misuse=abort (SIGABRT) and
  * opt.misuse=report (goes on); both times one "hakmem:" line names the
  * function and the address.  In report mode the call returns NULL (0 for
- * malloc_usable_size) and changes nothing: the freed block is handed out at
- * most once afterwards, and the large-block statistics are unchanged. */
+ * malloc_usable_size), realloc and reallocarray with errno EINVAL, and
+ * changes nothing: the freed block is handed out at most once afterwards,
+ * and the large-block statistics are unchanged. */
 /* hakmem-test: no-valgrind */
 #include "../lib/check.h"
 
@@ -83,9 +84,12 @@ static void bad_realloc(void *arg)
 	CHECK(q == NULL, "%s: the call returns NULL", r->what);
 	if (r->op == USABLE)
 		CHECK(us == 0, "%s: returns 0 (%zu)", r->what, us);
-	else
+	else if (r->op == REALLOC_ZERO)
 		hk_note("%s: errno after the call: %d (%s)", r->what, err,
 			strerror(err));
+	else
+		CHECK(err == EINVAL, "%s: errno is EINVAL (%d: %s)", r->what,
+		      err, strerror(err));
 	CHECK(live1 == live0, "%s: no large block made or lost (%" PRIu64
 	      " -> %" PRIu64 ")", r->what, live0, live1);
 	if (r->free_first)
