@@ -52,12 +52,13 @@ static bool reg_add(hk_large *l, size_t size)
 
 /* Freed large mappings kept for reuse, so that a program churning large
  * blocks does not pay for mmap, munmap and page faults each time. Bounded
- * by HK_LARGE_CACHE_SLOTS entries and by a byte budget: half the large
- * bytes in use, at least HK_LARGE_CACHE_MIN, at most the option
- * large_cache (0 turns the cache off); the oldest entry goes first, and
- * trim empties it. Cached headers carry HK_LARGE_CACHED, so a second free
- * of the block is caught. */
-#define HK_LARGE_CACHE_SLOTS 16
+ * by HK_LARGE_CACHE_SLOTS entries and by a byte budget: the large bytes in
+ * use (a program that churns N bytes of large blocks needs about N cached
+ * to absorb the swings of its live set), at least HK_LARGE_CACHE_MIN, at
+ * most the option large_cache (0 turns the cache off); the oldest entry
+ * goes first, and trim empties it. Cached headers carry HK_LARGE_CACHED,
+ * so a second free of the block is caught. */
+#define HK_LARGE_CACHE_SLOTS 64
 #define HK_LARGE_CACHE_MIN ((size_t)8 << 20)
 
 static hk_lock_t cache_lock = HK_LOCK_INIT;
@@ -67,7 +68,7 @@ static size_t cache_len, cache_bytes;
 static size_t cache_budget(void)
 {
 	size_t max = (size_t)HK_OPT(large_cache);
-	size_t b = (size_t)hk_stats_get(&hk_gstats.large_bytes) / 2;
+	size_t b = (size_t)hk_stats_get(&hk_gstats.large_bytes);
 	b = b < HK_LARGE_CACHE_MIN ? HK_LARGE_CACHE_MIN : b;
 	return b > max ? max : b;
 }
