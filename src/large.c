@@ -98,15 +98,13 @@ static void unmap(hk_large *l)
 	hk_os_unmap(l, l->map_size);
 }
 
-/* A cached mapping of at least map_size bytes aligned to map_align, cut to
- * map_size (with at most an eighth more kept), or NULL. */
 static bool cache_put(hk_large *l);
 
 /* The smallest cached mapping of at least map_size bytes aligned to
  * map_align, cut to map_size (keeping up to an eighth more); or else the
  * largest smaller one, if it can grow to map_size where it is. Its pages
  * are already faulted in, which is the point. NULL if neither. */
-static hk_large *cache_get(size_t map_size, size_t map_align)
+static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 {
 	hk_large *l = NULL;
 	size_t fit = SIZE_MAX, under = SIZE_MAX;
@@ -131,6 +129,7 @@ static hk_large *cache_get(size_t map_size, size_t map_align)
 	hk_unlock(&cache_lock);
 	if (!l)
 		return NULL;
+	size_t held = l->map_size;
 	if (l->map_size > map_size + map_size / 8) {
 		shrink(l, map_size);
 	} else if (l->map_size < map_size) {
@@ -142,6 +141,7 @@ static hk_large *cache_get(size_t map_size, size_t map_align)
 		hk_registry_set(l, map_size, (uintptr_t)l);
 		l->map_size = map_size;
 	}
+	*used = held;
 	return l;
 }
 
@@ -190,7 +190,7 @@ size_t hk_large_trim(void)
 	return bytes;
 }
 
-void *hk_large_alloc(size_t size, size_t align, bool *zeroed)
+void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 {
 	size_t offset = align > HK_LARGE_HEADER ? align : HK_LARGE_HEADER;
 	size_t map_align = align > HK_SLOT_SIZE ? align : HK_SLOT_SIZE;
@@ -199,10 +199,15 @@ void *hk_large_alloc(size_t size, size_t align, bool *zeroed)
 		errno = ENOMEM;
 		return NULL;
 	}
-	hk_large *l = cache_get(map_size, map_align);
+	size_t used = 0;	/* bytes from the header on that may hold old data */
+	hk_large *l = cache_get(map_size, map_align, &used);
 	bool fresh = !l;
-	if (zeroed)
-		*zeroed = fresh;
+	/* Memcheck is told the whole reused block is undefined (below), so
+	 * under it calloc clears all of it. */
+	if (HK_UNLIKELY(hk_vg_on) && used)
+		used = map_size;
+	if (dirty)
+		*dirty = used > offset ? used - offset : 0;
 	if (!l) {
 		l = map_fresh(map_size, &map_align);
 		if (!l && hk_large_trim())
