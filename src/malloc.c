@@ -34,7 +34,7 @@ static inline void *alloc(size_t size)
 }
 
 /* align is a power of two. */
-static void *alloc_aligned(size_t align, size_t size)
+static inline void *alloc_aligned(size_t align, size_t size)
 {
 	if (align <= HK_MIN_ALIGN)
 		return alloc(size);
