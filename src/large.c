@@ -173,6 +173,26 @@ static bool cache_put(hk_large *l)
 	return kept;
 }
 
+/* A request the cache could not serve maps size bytes afresh: the cache
+ * makes room for them within its budget (oldest first), so that it does
+ * not hold its whole budget on top of a growing live set. */
+static void cache_shed(size_t size)
+{
+	hk_large *evicted[HK_LARGE_CACHE_SLOTS];
+	size_t nevicted = 0, shed = 0;
+	size_t budget = cache_budget();
+	hk_lock(&cache_lock);
+	while (cache_len && cache_bytes + size > budget) {
+		shed += cache[0]->map_size;
+		evicted[nevicted++] = cache[0];
+		cache_take(0);
+	}
+	hk_stats_add(&hk_gstats.large_cached, -(int64_t)shed);
+	hk_unlock(&cache_lock);
+	for (size_t i = 0; i < nevicted; i++)
+		unmap(evicted[i]);
+}
+
 size_t hk_large_trim(void)
 {
 	hk_large *all[HK_LARGE_CACHE_SLOTS];
@@ -209,6 +229,7 @@ void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 	if (dirty)
 		*dirty = used > offset ? used - offset : 0;
 	if (!l) {
+		cache_shed(map_size);
 		l = map_fresh(map_size, &map_align);
 		if (!l && hk_large_trim())
 			l = map_fresh(map_size, &map_align);
