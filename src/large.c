@@ -145,19 +145,32 @@ static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 	return l;
 }
 
+/* Unmap the oldest cached mappings until size more bytes fit in budget
+ * and, if slot, an entry is free. */
+static void evict(size_t size, size_t budget, bool slot)
+{
+	hk_large *evicted[HK_LARGE_CACHE_SLOTS];
+	size_t n = 0;
+	hk_lock(&cache_lock);
+	while (cache_len && ((slot && cache_len == HK_LARGE_CACHE_SLOTS) ||
+			     cache_bytes + size > budget)) {
+		evicted[n++] = cache[0];
+		hk_stats_add(&hk_gstats.large_cached, -(int64_t)cache[0]->map_size);
+		cache_take(0);
+	}
+	hk_unlock(&cache_lock);
+	for (size_t i = 0; i < n; i++)
+		unmap(evicted[i]);
+}
+
 /* Keep l for reuse if the budget allows; returns false if not. */
 static bool cache_put(hk_large *l)
 {
-	hk_large *evicted[HK_LARGE_CACHE_SLOTS];
-	size_t nevicted = 0;
 	size_t budget = cache_budget();
 	if (l->map_size > budget)
 		return false;
+	evict(l->map_size, budget, true);
 	hk_lock(&cache_lock);
-	while (cache_len && (cache_len == HK_LARGE_CACHE_SLOTS || cache_bytes + l->map_size > budget)) {
-		evicted[nevicted++] = cache[0];
-		cache_take(0);
-	}
 	bool kept = cache_len < HK_LARGE_CACHE_SLOTS && cache_bytes + l->map_size <= budget;
 	if (kept) {
 		l->magic = HK_LARGE_CACHED;
@@ -165,32 +178,8 @@ static bool cache_put(hk_large *l)
 		cache_bytes += l->map_size;
 		hk_stats_add(&hk_gstats.large_cached, (int64_t)l->map_size);
 	}
-	for (size_t i = 0; i < nevicted; i++)
-		hk_stats_add(&hk_gstats.large_cached, -(int64_t)evicted[i]->map_size);
 	hk_unlock(&cache_lock);
-	for (size_t i = 0; i < nevicted; i++)
-		unmap(evicted[i]);
 	return kept;
-}
-
-/* A request the cache could not serve maps size bytes afresh: the cache
- * makes room for them within its budget (oldest first), so that it does
- * not hold its whole budget on top of a growing live set. */
-static void cache_shed(size_t size)
-{
-	hk_large *evicted[HK_LARGE_CACHE_SLOTS];
-	size_t nevicted = 0, shed = 0;
-	size_t budget = cache_budget();
-	hk_lock(&cache_lock);
-	while (cache_len && cache_bytes + size > budget) {
-		shed += cache[0]->map_size;
-		evicted[nevicted++] = cache[0];
-		cache_take(0);
-	}
-	hk_stats_add(&hk_gstats.large_cached, -(int64_t)shed);
-	hk_unlock(&cache_lock);
-	for (size_t i = 0; i < nevicted; i++)
-		unmap(evicted[i]);
 }
 
 size_t hk_large_trim(void)
@@ -229,7 +218,10 @@ void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 	if (dirty)
 		*dirty = used > offset ? used - offset : 0;
 	if (!l) {
-		cache_shed(map_size);
+		/* The cache could not serve this: it makes room for the new
+		 * mapping within its budget, so that it does not hold its whole
+		 * budget on top of a growing live set. */
+		evict(map_size, cache_budget(), false);
 		l = map_fresh(map_size, &map_align);
 		if (!l && hk_large_trim())
 			l = map_fresh(map_size, &map_align);
