@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "lock.h"
 #include "log.h"
@@ -19,6 +20,28 @@ static size_t map_size_for(size_t offset, size_t size)
 	return hk_align_up(offset + (size ? size : 1), HK_SLOT_SIZE);
 }
 
+/* A new mapping of at least HK_LARGE_HUGE bytes is aligned to it and
+ * asked to be backed by transparent huge pages (where the system leaves
+ * that to madvise): a program filling a big buffer then takes one page
+ * fault per 2 MiB instead of 512, which is most of what a fresh large
+ * block costs. Only whole 2 MiB pages inside the mapping are affected, so
+ * its tail and smaller blocks keep 4 KiB pages. */
+#define HK_LARGE_HUGE ((size_t)2 << 20)
+
+static void *map_fresh(size_t map_size, size_t *map_align)
+{
+	bool huge = map_size >= HK_LARGE_HUGE;
+	if (huge && *map_align < HK_LARGE_HUGE)
+		*map_align = HK_LARGE_HUGE;
+	void *p = hk_os_map(map_size, *map_align);
+	if (p && huge) {
+		int saved = errno;
+		madvise(p, map_size, MADV_HUGEPAGE);
+		errno = saved;
+	}
+	return p;
+}
+
 static bool reg_add(hk_large *l, size_t size)
 {
 	if (!hk_registry_prepare(l, size))
@@ -29,12 +52,13 @@ static bool reg_add(hk_large *l, size_t size)
 
 /* Freed large mappings kept for reuse, so that a program churning large
  * blocks does not pay for mmap, munmap and page faults each time. Bounded
- * by HK_LARGE_CACHE_SLOTS entries and by a byte budget: half the large
- * bytes in use, at least HK_LARGE_CACHE_MIN, at most the option
- * large_cache (0 turns the cache off); the oldest entry goes first, and
- * trim empties it. Cached headers carry HK_LARGE_CACHED, so a second free
- * of the block is caught. */
-#define HK_LARGE_CACHE_SLOTS 16
+ * by HK_LARGE_CACHE_SLOTS entries and by a byte budget: the large bytes in
+ * use (a program that churns N bytes of large blocks needs about N cached
+ * to absorb the swings of its live set), at least HK_LARGE_CACHE_MIN, at
+ * most the option large_cache (0 turns the cache off); the oldest entry
+ * goes first, and trim empties it. Cached headers carry HK_LARGE_CACHED,
+ * so a second free of the block is caught. */
+#define HK_LARGE_CACHE_SLOTS 64
 #define HK_LARGE_CACHE_MIN ((size_t)8 << 20)
 
 static hk_lock_t cache_lock = HK_LOCK_INIT;
@@ -44,7 +68,7 @@ static size_t cache_len, cache_bytes;
 static size_t cache_budget(void)
 {
 	size_t max = (size_t)HK_OPT(large_cache);
-	size_t b = (size_t)hk_stats_get(&hk_gstats.large_bytes) / 2;
+	size_t b = (size_t)hk_stats_get(&hk_gstats.large_bytes);
 	b = b < HK_LARGE_CACHE_MIN ? HK_LARGE_CACHE_MIN : b;
 	return b > max ? max : b;
 }
@@ -74,15 +98,13 @@ static void unmap(hk_large *l)
 	hk_os_unmap(l, l->map_size);
 }
 
-/* A cached mapping of at least map_size bytes aligned to map_align, cut to
- * map_size (with at most an eighth more kept), or NULL. */
 static bool cache_put(hk_large *l);
 
 /* The smallest cached mapping of at least map_size bytes aligned to
  * map_align, cut to map_size (keeping up to an eighth more); or else the
  * largest smaller one, if it can grow to map_size where it is. Its pages
  * are already faulted in, which is the point. NULL if neither. */
-static hk_large *cache_get(size_t map_size, size_t map_align)
+static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 {
 	hk_large *l = NULL;
 	size_t fit = SIZE_MAX, under = SIZE_MAX;
@@ -107,6 +129,7 @@ static hk_large *cache_get(size_t map_size, size_t map_align)
 	hk_unlock(&cache_lock);
 	if (!l)
 		return NULL;
+	size_t held = l->map_size;
 	if (l->map_size > map_size + map_size / 8) {
 		shrink(l, map_size);
 	} else if (l->map_size < map_size) {
@@ -118,22 +141,36 @@ static hk_large *cache_get(size_t map_size, size_t map_align)
 		hk_registry_set(l, map_size, (uintptr_t)l);
 		l->map_size = map_size;
 	}
+	*used = held;
 	return l;
+}
+
+/* Unmap the oldest cached mappings until size more bytes fit in budget
+ * and, if slot, an entry is free. */
+static void evict(size_t size, size_t budget, bool slot)
+{
+	hk_large *evicted[HK_LARGE_CACHE_SLOTS];
+	size_t n = 0;
+	hk_lock(&cache_lock);
+	while (cache_len && ((slot && cache_len == HK_LARGE_CACHE_SLOTS) ||
+			     cache_bytes + size > budget)) {
+		evicted[n++] = cache[0];
+		hk_stats_add(&hk_gstats.large_cached, -(int64_t)cache[0]->map_size);
+		cache_take(0);
+	}
+	hk_unlock(&cache_lock);
+	for (size_t i = 0; i < n; i++)
+		unmap(evicted[i]);
 }
 
 /* Keep l for reuse if the budget allows; returns false if not. */
 static bool cache_put(hk_large *l)
 {
-	hk_large *evicted[HK_LARGE_CACHE_SLOTS];
-	size_t nevicted = 0;
 	size_t budget = cache_budget();
 	if (l->map_size > budget)
 		return false;
+	evict(l->map_size, budget, true);
 	hk_lock(&cache_lock);
-	while (cache_len && (cache_len == HK_LARGE_CACHE_SLOTS || cache_bytes + l->map_size > budget)) {
-		evicted[nevicted++] = cache[0];
-		cache_take(0);
-	}
 	bool kept = cache_len < HK_LARGE_CACHE_SLOTS && cache_bytes + l->map_size <= budget;
 	if (kept) {
 		l->magic = HK_LARGE_CACHED;
@@ -141,11 +178,7 @@ static bool cache_put(hk_large *l)
 		cache_bytes += l->map_size;
 		hk_stats_add(&hk_gstats.large_cached, (int64_t)l->map_size);
 	}
-	for (size_t i = 0; i < nevicted; i++)
-		hk_stats_add(&hk_gstats.large_cached, -(int64_t)evicted[i]->map_size);
 	hk_unlock(&cache_lock);
-	for (size_t i = 0; i < nevicted; i++)
-		unmap(evicted[i]);
 	return kept;
 }
 
@@ -166,7 +199,7 @@ size_t hk_large_trim(void)
 	return bytes;
 }
 
-void *hk_large_alloc(size_t size, size_t align, bool *zeroed)
+void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 {
 	size_t offset = align > HK_LARGE_HEADER ? align : HK_LARGE_HEADER;
 	size_t map_align = align > HK_SLOT_SIZE ? align : HK_SLOT_SIZE;
@@ -175,14 +208,23 @@ void *hk_large_alloc(size_t size, size_t align, bool *zeroed)
 		errno = ENOMEM;
 		return NULL;
 	}
-	hk_large *l = cache_get(map_size, map_align);
+	size_t used = 0;	/* bytes from the header on that may hold old data */
+	hk_large *l = cache_get(map_size, map_align, &used);
 	bool fresh = !l;
-	if (zeroed)
-		*zeroed = fresh;
+	/* Memcheck is told the whole reused block is undefined (below), so
+	 * under it calloc clears all of it. */
+	if (HK_UNLIKELY(hk_vg_on) && used)
+		used = map_size;
+	if (dirty)
+		*dirty = used > offset ? used - offset : 0;
 	if (!l) {
-		l = hk_os_map(map_size, map_align);
+		/* The cache could not serve this: it makes room for the new
+		 * mapping within its budget, so that it does not hold its whole
+		 * budget on top of a growing live set. */
+		evict(map_size, cache_budget(), false);
+		l = map_fresh(map_size, &map_align);
 		if (!l && hk_large_trim())
-			l = hk_os_map(map_size, map_align);
+			l = map_fresh(map_size, &map_align);
 		if (!l)
 			return NULL;
 		if (!reg_add(l, map_size)) {

@@ -20,10 +20,12 @@ typedef struct hk_large {
 	size_t align;		/* alignment of the mapping */
 } hk_large;
 
-/* NULL with errno = ENOMEM on failure. align is a power of two. zeroed,
- * when not NULL, is set to whether the block reads as zero (a fresh
- * mapping, not one reused from the cache). */
-void *hk_large_alloc(size_t size, size_t align, bool *zeroed);
+/* NULL with errno = ENOMEM on failure. align is a power of two. dirty,
+ * when not NULL, is set to how many bytes from the start of the block may
+ * not read as zero: 0 for a fresh mapping; for one reused from the cache,
+ * what it held before (pages it grew by are fresh), so calloc clears only
+ * that. */
+void *hk_large_alloc(size_t size, size_t align, size_t *dirty);
 
 /* Unmap the cached mappings; returns their bytes. */
 size_t hk_large_trim(void);

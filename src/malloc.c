@@ -34,7 +34,7 @@ static inline void *alloc(size_t size)
 }
 
 /* align is a power of two. */
-static void *alloc_aligned(size_t align, size_t size)
+static inline void *alloc_aligned(size_t align, size_t size)
 {
 	if (align <= HK_MIN_ALIGN)
 		return alloc(size);
@@ -61,13 +61,17 @@ HK_EXPORT void *hakmem_calloc(size_t n, size_t size)
 		return NULL;
 	}
 	void *p;
-	bool zeroed = true;
-	if (total <= HK_SMALL_MAX)
+	if (total <= HK_SMALL_MAX) {
+		bool zeroed = true;
 		p = hk_tcache_alloc(hk_size_class(total), &zeroed);
-	else
-		p = hk_large_alloc(total, HK_MIN_ALIGN, &zeroed);
-	if (p && !zeroed)
-		memset(p, 0, total);
+		if (p && !zeroed)
+			memset(p, 0, total);
+	} else {
+		size_t dirty;
+		p = hk_large_alloc(total, HK_MIN_ALIGN, &dirty);
+		if (p && dirty)
+			memset(p, 0, dirty < total ? dirty : total);
+	}
 	return p;
 }
 

@@ -26,11 +26,3 @@ const uint8_t hk_tiny_class[HK_TINY_MAX / 16 + 1] = {
 	[17 ... 20] = 12, [21 ... 24] = 13, [25 ... 28] = 14, [29 ... 32] = 15,
 	[33 ... 40] = 16, [41 ... 48] = 17, [49 ... 56] = 18, [57 ... 64] = 19,
 };
-
-unsigned hk_size_class_aligned(size_t size, size_t align)
-{
-	unsigned cls = hk_size_class(size < align ? align : size);
-	while (hk_classes[cls].block_size & (align - 1))
-		cls++;
-	return cls;
-}

@@ -49,7 +49,15 @@ HK_INLINE size_t hk_class_size(unsigned cls)
 }
 
 /* Smallest class that fits size and whose blocks are aligned to align
- * (a power of two, at most HK_SLOT_SIZE). size <= HK_SMALL_MAX. */
-unsigned hk_size_class_aligned(size_t size, size_t align);
+ * (a power of two, at most HK_SLOT_SIZE); size <= HK_SMALL_MAX. It is the
+ * class of size rounded up to a multiple of align: from 128 bytes on a
+ * doubling (2^k, 2^(k+1)] has the classes 5, 6, 7 and 8 times 2^(k-2),
+ * so a multiple of align there is either a class itself (align >=
+ * 2^(k-1)) or every class of the doubling is a multiple of align (align
+ * <= 2^(k-2)); below 128 every multiple of 16 is a class. */
+HK_INLINE size_t hk_size_class_aligned(size_t size, size_t align)
+{
+	return hk_size_class(hk_align_up(size + !size, align));
+}
 
 #endif

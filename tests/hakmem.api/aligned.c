@@ -156,6 +156,45 @@ static void check_memalign(void)
 	report(&r, "memalign(2^k 1..1M, size 0..300K)");
 }
 
+/* Every small size against every alignment a slab can give: aligned,
+ * at least the size, and no larger than the size class of the size
+ * rounded up to the alignment (classes waste at most a quarter above 128
+ * bytes, 15 bytes below). A ring of live blocks keeps the results from
+ * all being the first block of a slab, which is aligned anyway. */
+static void check_dense(void)
+{
+	enum { RING = 16 };
+	void *ring[RING] = { NULL };
+	unsigned next = 0;
+	int misaligned = 0, small = 0, wasteful = 0;
+	for (size_t al = 16; al <= 64 * KiB; al *= 2) {
+		for (size_t n = 1; n <= 128 * KiB; n += n < 2048 ? 1 : n / 32 + 1) {
+			void *p = NULL;
+			if (posix_memalign(&p, al, n) != 0 || !p) {
+				small++;
+				continue;
+			}
+			size_t usable = malloc_usable_size(p);
+			size_t want = (n + al - 1) / al * al;
+			if ((uintptr_t)p % al && misaligned++ < 3)
+				hk_note("posix_memalign(%zu, %zu) = %p", al, n, p);
+			if (usable < n && small++ < 3)
+				hk_note("posix_memalign(%zu, %zu): usable %zu", al, n, usable);
+			if (want <= 128 * KiB && usable > want + want / 4 + 15 && wasteful++ < 3)
+				hk_note("posix_memalign(%zu, %zu): usable %zu", al, n, usable);
+			((unsigned char *)p)[usable - 1] = 1;
+			free(ring[next % RING]);
+			ring[next++ % RING] = p;
+		}
+	}
+	for (unsigned i = 0; i < RING; i++)
+		free(ring[i]);
+	CHECK(misaligned == 0, "every size 1..128K aligned to every 16..64K (%d not)",
+	      misaligned);
+	CHECK(small == 0, "... with at least the size usable (%d not)", small);
+	CHECK(wasteful == 0, "... from the smallest aligned size class (%d larger)", wasteful);
+}
+
 static void check_valloc_pvalloc(void)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -238,6 +277,7 @@ int main(void)
 	check_posix_memalign();
 	check_aligned_alloc();
 	check_memalign();
+	check_dense();
 	check_valloc_pvalloc();
 	check_mix();
 	return hk_done();

@@ -60,6 +60,24 @@ int main(void)
 	CHECK(z && hk_all_zero(z, 2 * MiB), "calloc of a reused large block is zeroed");
 	free(z);
 
+	/* ... also when the cached block is larger, a little smaller (grown
+	 * where it is) or much larger (cut) than the request. */
+	static const size_t sizes[][2] = {
+		{ 1 * MiB, 1 * MiB - 4096 }, { 1 * MiB, 1 * MiB + 100 * 1024 },
+		{ 1 * MiB, 1 * MiB + 300 * 1024 }, { 4 * MiB, 1 * MiB },
+		{ 300 * 1024, 200 * 1024 }, { 200 * 1024, 600 * 1024 },
+	};
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t was = sizes[i][0], now = sizes[i][1];
+		unsigned char *q = malloc(was);
+		memset(q, 0xCD, was);
+		free(q);
+		q = calloc(now / 8, 8);
+		CHECK(q && hk_all_zero(q, now / 8 * 8),
+		      "calloc(%zu) after freeing a dirty %zu-byte block is zeroed", now, was);
+		free(q);
+	}
+
 	/* A second free of a block in the cache is caught. */
 	hk_expect_abort("double free of a cached large block", double_free, malloc(3 * MiB), "free()");
 
