@@ -20,17 +20,18 @@ static size_t map_size_for(size_t offset, size_t size)
 	return hk_align_up(offset + (size ? size : 1), HK_SLOT_SIZE);
 }
 
-/* A new mapping of at least HK_LARGE_HUGE bytes is aligned to it and
- * asked to be backed by transparent huge pages (where the system leaves
- * that to madvise): a program filling a big buffer then takes one page
- * fault per 2 MiB instead of 512, which is most of what a fresh large
- * block costs. Only whole 2 MiB pages inside the mapping are affected, so
- * its tail and smaller blocks keep 4 KiB pages. */
+/* A new mapping of at least HK_LARGE_HUGE bytes is aligned to it and,
+ * with the option large_hugepages, asked to be backed by transparent huge
+ * pages (where the system leaves that to madvise): a program filling a
+ * big buffer then takes one page fault per 2 MiB instead of 512, which is
+ * most of what a fresh large block costs. Only whole 2 MiB pages inside
+ * the mapping are affected, so its tail and smaller blocks keep 4 KiB
+ * pages. */
 #define HK_LARGE_HUGE ((size_t)2 << 20)
 
 static void *map_fresh(size_t map_size, size_t *map_align)
 {
-	bool huge = map_size >= HK_LARGE_HUGE;
+	bool huge = map_size >= HK_LARGE_HUGE && HK_OPT(large_hugepages);
 	if (huge && *map_align < HK_LARGE_HUGE)
 		*map_align = HK_LARGE_HUGE;
 	void *p = hk_os_map(map_size, *map_align);

@@ -30,6 +30,7 @@ struct hk_options {
 	uint64_t trim_interval_ms;	/* periodic trim from slow paths; 0 = off */
 	uint64_t thread_cache;		/* keep a thread's emptied current slabs */
 	uint64_t large_cache;		/* bytes of freed large blocks kept for reuse */
+	uint64_t large_hugepages;	/* ask for huge pages for large mappings */
 	uint64_t misuse;		/* enum hk_misuse */
 	uint64_t hardened;		/* checked slow paths, delayed reuse */
 	uint64_t stats_print;		/* statistics table at exit */

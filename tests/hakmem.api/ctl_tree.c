@@ -96,7 +96,7 @@ static void read_every_name(void)
 		"stats.frees.local", "stats.frees.remote", "stats.classes.0.blocks",
 		"opt.superslab_lg", "opt.superslab_reserve", "opt.trim", "opt.trim_interval_ms",
 		"opt.thread_cache", "opt.misuse", "opt.stats_print", "opt.crash_report",
-		"opt.hardened", "opt.large_cache", "opt.fail_mmap_every",
+		"opt.hardened", "opt.large_cache", "opt.large_hugepages", "opt.fail_mmap_every",
 	};
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
 		CHECK(find(required[i]), "%s is listed", required[i]);
