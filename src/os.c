@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Installed guidance on vm.max_map_count (configure sets the path). */
@@ -174,6 +175,13 @@ void hk_os_unmap(void *p, size_t size)
 	account(-1, -(long long)size);
 	errno = saved;
 	HK_DEBUG(HK_LOG_OS, "unmap %p %zu", p, size);
+}
+
+uint64_t hk_os_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void hk_os_decommit(void *p, size_t size)

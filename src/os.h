@@ -32,6 +32,9 @@ bool hk_os_resize(void *p, size_t old, size_t new);
  * mappings unchanged) with errno = ENOMEM if the kernel refuses. */
 bool hk_os_move(void *p, size_t old, void *dst, size_t new);
 
+/* A cheap monotonic clock in milliseconds (coarse: a few ms resolution). */
+uint64_t hk_os_now_ms(void);
+
 /* Mappings and bytes currently held. */
 uint64_t hk_os_mappings(void);
 uint64_t hk_os_mapped_bytes(void);

@@ -1,7 +1,5 @@
 #include "pool.h"
 
-#include <time.h>
-
 #include "lock.h"
 #include "options.h"
 #include "os.h"
@@ -147,13 +145,6 @@ static void decommit(hk_superslab *ss, uint32_t which)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Apply the age and cap limits (see PURGE_DELAY_MS). Empty SuperSlabs
  * go first: they are the least likely to be used again soon. */
 static void purge(void)
@@ -162,7 +153,7 @@ static void purge(void)
 	static uint64_t last_tick;
 	if (!HK_OPT(trim))
 		return;
-	uint64_t now = now_ms();
+	uint64_t now = hk_os_now_ms();
 	if (now - last_tick >= PURGE_DELAY_MS) {
 		last_tick = now;
 		for (unsigned i = 0; i < 2; i++) {

@@ -5,7 +5,6 @@
 #include <sched.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "large.h"
 #include "lock.h"
@@ -341,9 +340,7 @@ size_t hk_thread_trim(void)
 void hk_thread_maybe_trim(void)
 {
 	static _Atomic uint64_t last_ms;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t now = hk_os_now_ms();
 	uint64_t last = atomic_load_explicit(&last_ms, memory_order_relaxed);
 	if (now - last < HK_OPT(trim_interval_ms))
 		return;
