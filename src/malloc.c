@@ -130,12 +130,14 @@ HK_EXPORT int hakmem_posix_memalign(void **out, size_t align, size_t size)
 {
 	if (align < sizeof(void *) || !hk_is_pow2(align))
 		return EINVAL;
-	int saved = errno;
+	/* errno stays as it was: only a failure (which sets it) restores it. */
+	int *e = &errno, saved = *e;
 	void *p = alloc_aligned(align, size);
-	int err = errno;
-	errno = saved;
-	if (!p)
+	if (HK_UNLIKELY(!p)) {
+		int err = *e;
+		*e = saved;
 		return err;
+	}
 	*out = p;
 	return 0;
 }
