@@ -29,12 +29,12 @@ static size_t map_size_for(size_t offset, size_t size)
  * pages. */
 #define HK_LARGE_HUGE ((size_t)2 << 20)
 
-static void *map_fresh(size_t map_size, size_t *map_align)
+static void *map_fresh(size_t map_size, size_t map_align)
 {
 	bool huge = map_size >= HK_LARGE_HUGE && HK_OPT(large_hugepages);
-	if (huge && *map_align < HK_LARGE_HUGE)
-		*map_align = HK_LARGE_HUGE;
-	void *p = hk_os_map(map_size, *map_align);
+	if (huge && map_align < HK_LARGE_HUGE)
+		map_align = HK_LARGE_HUGE;
+	void *p = hk_os_map(map_size, map_align);
 	if (p && huge) {
 		int saved = errno;
 		madvise(p, map_size, MADV_HUGEPAGE);
@@ -99,12 +99,34 @@ static void unmap(hk_large *l)
 	hk_os_unmap(l, l->map_size);
 }
 
-static bool cache_put(hk_large *l);
+static bool cache_put(hk_large *l, size_t budget);
+
+/* Cut l, just taken from the cache, to new bytes; the rest, pages and
+ * all, stays in the cache as a mapping of its own (it was within the
+ * budget a moment ago), unless the cache has no entry left for it. */
+static void split(hk_large *l, size_t new)
+{
+	hk_large *t = (hk_large *)((char *)l + new);
+	size_t tail = l->map_size - new;
+	hk_os_split();
+	l->map_size = new;
+	/* The tail's header lies in what was the block: memcheck was told
+	 * it is freed. */
+	if (HK_UNLIKELY(hk_vg_on))
+		HK_VG_UNDEFINED(t, sizeof *t);
+	t->magic = HK_LARGE_CACHED;
+	t->map_size = tail;
+	t->offset = HK_LARGE_HEADER;
+	hk_registry_set(t, tail, (uintptr_t)t);
+	if (!cache_put(t, SIZE_MAX))
+		unmap(t);
+}
 
 /* The smallest cached mapping of at least map_size bytes aligned to
- * map_align, cut to map_size (keeping up to an eighth more); or else the
- * largest smaller one, if it can grow to map_size where it is. Its pages
- * are already faulted in, which is the point. NULL if neither. */
+ * map_align, cut to map_size (keeping up to an eighth more; the rest
+ * stays cached, see split); or else the largest smaller one, if it can
+ * grow to map_size where it is. Its pages are already faulted in, which
+ * is the point. NULL if neither. */
 static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 {
 	hk_large *l = NULL;
@@ -132,10 +154,10 @@ static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 		return NULL;
 	size_t held = l->map_size;
 	if (l->map_size > map_size + map_size / 8) {
-		shrink(l, map_size);
+		split(l, map_size);
 	} else if (l->map_size < map_size) {
 		if (!hk_registry_prepare(l, map_size) || !hk_os_resize(l, l->map_size, map_size)) {
-			if (!cache_put(l))
+			if (!cache_put(l, cache_budget()))
 				unmap(l);
 			return NULL;
 		}
@@ -164,20 +186,46 @@ static void evict(size_t size, size_t budget, bool slot)
 		unmap(evicted[i]);
 }
 
-/* Keep l for reuse if the budget allows; returns false if not. */
-static bool cache_put(hk_large *l)
+/* Keep l for reuse if budget allows; returns false if not. */
+/* Join l (not cached yet) with the cached mappings that touch it, so that
+ * pieces split off one mapping become one again; returns the head.
+ * Caller holds cache_lock. */
+static hk_large *coalesce(hk_large *l)
 {
-	size_t budget = cache_budget();
+	for (size_t i = 0; i < cache_len;) {
+		hk_large *c = cache[i];
+		hk_large *head = (char *)c + c->map_size == (char *)l ? c
+				 : (char *)l + l->map_size == (char *)c ? l
+									: NULL;
+		if (!head) {
+			i++;
+			continue;
+		}
+		hk_large *tail = head == c ? l : c;
+		cache_take(i);
+		hk_os_join();
+		hk_registry_set(tail, tail->map_size, (uintptr_t)head);
+		head->map_size += tail->map_size;
+		l = head;
+		i = 0;
+	}
+	return l;
+}
+
+static bool cache_put(hk_large *l, size_t budget)
+{
 	if (l->map_size > budget)
 		return false;
 	evict(l->map_size, budget, true);
 	hk_lock(&cache_lock);
 	bool kept = cache_len < HK_LARGE_CACHE_SLOTS && cache_bytes + l->map_size <= budget;
 	if (kept) {
+		hk_stats_add(&hk_gstats.large_cached, (int64_t)l->map_size);
+		l = coalesce(l);
 		l->magic = HK_LARGE_CACHED;
+		l->align = (uintptr_t)l & -(uintptr_t)l;
 		cache[cache_len++] = l;
 		cache_bytes += l->map_size;
-		hk_stats_add(&hk_gstats.large_cached, (int64_t)l->map_size);
 	}
 	hk_unlock(&cache_lock);
 	return kept;
@@ -223,9 +271,9 @@ void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 		 * mapping within its budget, so that it does not hold its whole
 		 * budget on top of a growing live set. */
 		evict(map_size, cache_budget(), false);
-		l = map_fresh(map_size, &map_align);
+		l = map_fresh(map_size, map_align);
 		if (!l && hk_large_trim())
-			l = map_fresh(map_size, &map_align);
+			l = map_fresh(map_size, map_align);
 		if (!l)
 			return NULL;
 		if (!reg_add(l, map_size)) {
@@ -234,11 +282,12 @@ void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 			return NULL;
 		}
 		l->map_size = map_size;
-		l->align = map_align;
 		HK_DEBUG(HK_LOG_LARGE, "mapped %p, %zu bytes", (void *)l, map_size);
 	}
 	l->magic = HK_LARGE_MAGIC;
 	l->offset = offset;
+	l->want = map_size;
+	l->align = map_align;
 	hk_stats_add(&hk_gstats.large_live, 1);
 	hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size);
 	if (HK_UNLIKELY(hk_vg_on))
@@ -248,12 +297,48 @@ void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 
 void hk_large_free(hk_large *l)
 {
+	/* The budget counts the block itself as in use: a program that frees
+	 * its only big buffer and makes another keeps it resident. */
+	size_t budget = cache_budget();
 	hk_stats_add(&hk_gstats.large_live, -1);
 	hk_stats_add(&hk_gstats.large_bytes, -(int64_t)l->map_size);
-	if (!cache_put(l)) {
+	/* Room taken for growth and never asked for is address space only:
+	 * not worth a place in the cache. */
+	if (l->map_size > l->want + l->want / 8)
+		shrink(l, l->want);
+	if (!cache_put(l, budget)) {
 		HK_DEBUG(HK_LOG_LARGE, "unmapped %p, %zu bytes", (void *)l, l->map_size);
 		unmap(l);
 	}
+}
+
+/* Grow l to new bytes over the cached mapping that starts where l ends,
+ * if it is large enough (the rest of it stays cached): no system call,
+ * and its pages are resident already. A block that grows by doubling
+ * from a piece of a big cached mapping so grows where it is. */
+static bool grow_into_cache(hk_large *l, size_t new)
+{
+	char *end = (char *)l + l->map_size;
+	size_t need = new - l->map_size;
+	hk_large *n = NULL;
+	hk_lock(&cache_lock);
+	for (size_t i = 0; i < cache_len; i++) {
+		if ((char *)cache[i] == end && cache[i]->map_size >= need) {
+			n = cache[i];
+			cache_take(i);
+			hk_stats_add(&hk_gstats.large_cached, -(int64_t)n->map_size);
+			break;
+		}
+	}
+	hk_unlock(&cache_lock);
+	if (!n)
+		return false;
+	if (n->map_size > need)
+		split(n, need);
+	hk_os_join();
+	hk_registry_set(n, need, (uintptr_t)l);
+	l->map_size = new;
+	return true;
 }
 
 void *hk_large_realloc(hk_large *l, size_t size)
@@ -264,47 +349,69 @@ void *hk_large_realloc(hk_large *l, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	size_t want = new;
 	/* A block that grew keeps its room: shrink only below half. */
 	if (new <= old) {
+		l->want = want;
 		if (new < old / 2) {
 			shrink(l, new);
 			hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size - (int64_t)old);
 		}
 		return (char *)l + l->offset;
 	}
-	if (hk_os_resize(l, old, new)) {
+	/* Growing: over the cached mapping right after it (no system call,
+	 * resident pages); else into a cached mapping elsewhere (a copy, onto
+	 * resident pages; the old block goes to the cache in turn); else in
+	 * place; else by moving its pages (no copy) to a fresh mapping with
+	 * room to grow again in place (address space only: pages never
+	 * written are never resident), as a growing buffer usually goes on
+	 * growing. */
+	if (grow_into_cache(l, new)) {
+		l->want = want;
+		hk_stats_add(&hk_gstats.large_bytes, (int64_t)new - (int64_t)old);
+		return (char *)l + l->offset;
+	}
+	size_t used, align = l->align;
+	hk_large *dst = cache_get(new, align, &used);
+	bool moved = false;
+	if (dst) {
+		new = dst->map_size;
+	} else if (hk_os_resize(l, old, new)) {
 		if (!reg_add(l, new)) {
 			hk_os_resize(l, new, old);
 			errno = ENOMEM;
 			return NULL;
 		}
 		l->map_size = new;
+		l->want = want;
 		hk_stats_add(&hk_gstats.large_bytes, (int64_t)new - (int64_t)old);
 		return (char *)l + l->offset;
+	} else {
+		size_t room = new < ((size_t)64 << 20) ? new : ((size_t)64 << 20);
+		dst = new <= PTRDIFF_MAX / 2 ? hk_os_try_map(new + room, align) : NULL;
+		if (dst)
+			new += room;
+		else if (!(dst = hk_os_map(new, align)))
+			return NULL;
+		if (!reg_add(dst, new)) {
+			hk_os_unmap(dst, new);
+			errno = ENOMEM;
+			return NULL;
+		}
+		hk_registry_set(l, old, 0);
+		moved = hk_os_move(l, old, dst, new);
+		if (!moved)
+			hk_registry_set(l, old, (uintptr_t)l);
 	}
-
-	/* Moving: take room to grow again in place (address space only; pages
-	 * that are never written are never resident), as a growing buffer
-	 * usually goes on growing. */
-	size_t room = new < ((size_t)64 << 20) ? new : ((size_t)64 << 20);
-	hk_large *dst = new <= PTRDIFF_MAX / 2 ? hk_os_try_map(new + room, l->align) : NULL;
-	if (dst)
-		new += room;
-	else if (!(dst = hk_os_map(new, l->align)))
-		return NULL;
-	if (!reg_add(dst, new)) {
-		hk_os_unmap(dst, new);
-		errno = ENOMEM;
-		return NULL;
-	}
-	hk_registry_set(l, old, 0);
-	if (!hk_os_move(l, old, dst, new)) {
-		hk_registry_set(dst, new, 0);
-		hk_registry_set(l, old, (uintptr_t)l);
-		hk_os_unmap(dst, new);
-		return NULL;
+	if (!moved) {
+		/* The header comes along; the old block is freed as such. */
+		memcpy(dst, l, old);
+		if (!cache_put(l, cache_budget()))
+			unmap(l);
 	}
 	dst->map_size = new;
+	dst->want = want;
+	dst->align = align;
 	hk_stats_add(&hk_gstats.large_bytes, (int64_t)new - (int64_t)old);
 	return (char *)dst + dst->offset;
 }

@@ -1,8 +1,11 @@
 /* Allocations above HK_SMALL_MAX (or with alignment a slab cannot give):
  * each has its own mapping, starting on a registry chunk boundary with a
- * small header. A freed one is kept for reuse within a small budget, else
- * goes back to the OS. realloc resizes the mapping in place or moves its
- * pages with mremap, never copying. */
+ * small header. A freed one is kept for reuse within a budget (cut to
+ * size, the rest staying cached; cached neighbours joined again), else
+ * goes back to the OS. realloc grows a block over the cached mapping
+ * after it, or copies it into a cached one (resident pages beat a copy
+ * of half as many), or resizes it in place, or moves its pages with
+ * mremap to a fresh mapping. */
 #ifndef HK_LARGE_H
 #define HK_LARGE_H
 
@@ -16,8 +19,9 @@
 typedef struct hk_large {
 	uint32_t magic;
 	size_t map_size;	/* bytes mapped, from the header on */
+	size_t want;		/* of which the last request needed (the rest is room) */
 	size_t offset;		/* user pointer - header */
-	size_t align;		/* alignment of the mapping */
+	size_t align;		/* live: the alignment it needs; cached: its address's */
 } hk_large;
 
 /* NULL with errno = ENOMEM on failure. align is a power of two. dirty,

@@ -201,12 +201,21 @@ bool hk_os_resize(void *p, size_t old, size_t new)
 	return ok;
 }
 
+void hk_os_split(void)
+{
+	account(1, 0);
+}
+
+void hk_os_join(void)
+{
+	account(-1, 0);
+}
+
 bool hk_os_move(void *p, size_t old, void *dst, size_t new)
 {
 	int saved = errno;
 	if (mremap(p, old, new, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED) {
-		hk_os_report_enomem(new);
-		errno = ENOMEM;
+		errno = saved;
 		return false;
 	}
 	/* dst's accounting now stands for the moved mapping; drop p's. */

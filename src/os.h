@@ -27,10 +27,19 @@ void hk_os_decommit(void *p, size_t size);
  * false (the mapping unchanged) if the kernel cannot. */
 bool hk_os_resize(void *p, size_t old, size_t new);
 
-/* Move the pages of [p, p+old) onto dst, a mapping of new >= old bytes
- * made by hk_os_map, replacing it; nothing is copied. Returns false (both
- * mappings unchanged) with errno = ENOMEM if the kernel refuses. */
+/* Move the pages of [p, p+old) to dst, a fresh mapping of new >= old
+ * bytes made by hk_os_map, which they replace (the rest reads as zero);
+ * nothing is copied. Returns false (both mappings unchanged) if the
+ * kernel cannot, e.g. when [p, p+old) is not one kernel mapping (pieces
+ * of different mappings joined, see hk_os_join): the caller copies. */
 bool hk_os_move(void *p, size_t old, void *dst, size_t new);
+
+/* A mapping made by hk_os_map is now two, each to be unmapped on its own
+ * (the count of mappings goes up by one; the kernel's does not change). */
+void hk_os_split(void);
+
+/* Two adjacent mappings made by hk_os_map (or split) are now one. */
+void hk_os_join(void);
 
 /* A cheap monotonic clock in milliseconds (coarse: a few ms resolution). */
 uint64_t hk_os_now_ms(void);
