@@ -17,10 +17,7 @@
 #include <malloc.h>
 
 struct worker {
-	uint64_t steps;
-	uint64_t rng;
-	uint64_t digest;
-	uint64_t bad;
+	struct bench_share s;	/* first: see bench_run_shares */
 	unsigned char **blk;
 	char pad[64];
 };
@@ -31,12 +28,12 @@ static void *worker(void *arg)
 {
 	struct worker *w = arg;
 	uint64_t digest = 0, bad = 0;
-	for (uint64_t s = 0; s < w->steps; s++) {
-		uint64_t i = bench_below(&w->rng, live);
+	for (uint64_t s = 0; s < w->s.steps; s++) {
+		uint64_t i = bench_below(&w->s.rng, live);
 		free(w->blk[i]);
-		size_t align = (size_t)1 << bench_range(&w->rng, 4, 63 - __builtin_clzll(max_align));
-		size_t size = bench_log_range(&w->rng, 8, 8192);
-		uint64_t how = bench_below(&w->rng, 10);
+		size_t align = (size_t)1 << bench_range(&w->s.rng, 4, 63 - __builtin_clzll(max_align));
+		size_t size = bench_log_range(&w->s.rng, 8, 8192);
+		uint64_t how = bench_below(&w->s.rng, 10);
 		void *p;
 		if (how < 5) {
 			if (posix_memalign(&p, align, size))
@@ -59,8 +56,8 @@ static void *worker(void *arg)
 	}
 	for (uint64_t i = 0; i < live; i++)
 		free(w->blk[i]);
-	w->digest = digest;
-	w->bad = bad;
+	w->s.digest = digest;
+	w->s.bad = bad;
 	return NULL;
 }
 
@@ -83,20 +80,11 @@ int main(int argc, char **argv)
 	}
 	struct worker *w = bench_map(threads * sizeof *w);
 	for (uint64_t i = 0; i < threads; i++) {
-		w[i].steps = ops / threads + (i < ops % threads);
-		w[i].rng = bench_seed(seed, i);
 		w[i].blk = bench_map(live * sizeof *w[i].blk);
 	}
 
-	double t0 = bench_now();
-	bench_run_threads(threads, worker, w, sizeof *w);
-	double t = bench_now() - t0;
-
-	uint64_t digest = 0, bad = 0;
-	for (uint64_t i = 0; i < threads; i++) {
-		digest += bench_mix(i, w[i].digest);
-		bad += w[i].bad;
-	}
+	uint64_t digest, bad;
+	double t = bench_run_shares(w, sizeof *w, threads, ops, seed, worker, &digest, &bad);
 	/* A misaligned block is the allocator's bug, reported but not fatal, so
 	 * that the allocator's time is still measured (Debian 12's mimalloc
 	 * 2.0.9 returns 128-byte aligned blocks for aligned_alloc(256, 256)). */

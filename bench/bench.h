@@ -148,6 +148,41 @@ static BENCH_UNUSED void bench_run_threads(size_t n, void *(*fn)(void *),
 	bench_unmap(th, n * sizeof *th);
 }
 
+/* ---- fixed-work runs ---------------------------------------------------- */
+
+/* What every worker of a fixed-work micro-benchmark starts with. */
+struct bench_share {
+	uint64_t steps;		/* its share of the work */
+	uint64_t rng;		/* its random state */
+	uint64_t digest;	/* what it computed: the output compared between allocators */
+	uint64_t bad;		/* errors it saw */
+};
+
+/* n workers of size bytes each, at w, each starting with a struct
+ * bench_share: split ops between them, seed them, run fn on each on its own
+ * thread, and return the seconds that took; *digest and *bad get the sums
+ * over the workers. */
+static BENCH_UNUSED double bench_run_shares(void *w, size_t size, uint64_t n, uint64_t ops,
+					   uint64_t seed, void *(*fn)(void *),
+					   uint64_t *digest, uint64_t *bad)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		struct bench_share *s = (struct bench_share *)((char *)w + i * size);
+		s->steps = ops / n + (i < ops % n);
+		s->rng = bench_seed(seed, i);
+	}
+	double t0 = bench_now();
+	bench_run_threads(n, fn, w, size);
+	double t = bench_now() - t0;
+	*digest = *bad = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		struct bench_share *s = (struct bench_share *)((char *)w + i * size);
+		*digest += bench_mix(i, s->digest);
+		*bad += s->bad;
+	}
+	return t;
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 /* Options are --name=value or --name value (or -t/-n/-s short forms given

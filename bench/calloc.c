@@ -16,10 +16,7 @@
 #include "bench.h"
 
 struct worker {
-	uint64_t steps;
-	uint64_t rng;
-	uint64_t digest;
-	uint64_t bad;
+	struct bench_share s;	/* first: see bench_run_shares */
 	unsigned char **blk;
 	char pad[64];
 };
@@ -47,19 +44,19 @@ static void *worker(void *arg)
 {
 	struct worker *w = arg;
 	uint64_t digest = 0, bad = 0;
-	for (uint64_t s = 0; s < w->steps; s++) {
-		uint64_t i = bench_below(&w->rng, live);
+	for (uint64_t s = 0; s < w->s.steps; s++) {
+		uint64_t i = bench_below(&w->s.rng, live);
 		free(w->blk[i]);
-		size_t size = pick_size(&w->rng);
+		size_t size = pick_size(&w->s.rng);
 		/* element sizes programs use: bytes, ints, pointers, structs */
 		static const size_t elems[] = { 1, 4, 8, 16 };
-		size_t elem = elems[bench_below(&w->rng, 4)];
+		size_t elem = elems[bench_below(&w->s.rng, 4)];
 		size_t count = (size + elem - 1) / elem;
 		size = count * elem;
 		unsigned char *p = calloc(count, elem);
 		if (BENCH_UNLIKELY(!p))
 			bench_fail("calloc", "calloc returned NULL");
-		size_t mid = bench_below(&w->rng, size - 7);
+		size_t mid = bench_below(&w->s.rng, size - 7);
 		if (word_at(p, 0) | word_at(p, size - 8) | word_at(p, mid))
 			bad++;
 		memset(p, 0xa5, size < 64 ? size : 64);
@@ -71,8 +68,8 @@ static void *worker(void *arg)
 	}
 	for (uint64_t i = 0; i < live; i++)
 		free(w->blk[i]);
-	w->digest = digest;
-	w->bad = bad;
+	w->s.digest = digest;
+	w->s.bad = bad;
 	return NULL;
 }
 
@@ -93,20 +90,11 @@ int main(int argc, char **argv)
 	}
 	struct worker *w = bench_map(threads * sizeof *w);
 	for (uint64_t i = 0; i < threads; i++) {
-		w[i].steps = ops / threads + (i < ops % threads);
-		w[i].rng = bench_seed(seed, i);
 		w[i].blk = bench_map(live * sizeof *w[i].blk);
 	}
 
-	double t0 = bench_now();
-	bench_run_threads(threads, worker, w, sizeof *w);
-	double t = bench_now() - t0;
-
-	uint64_t digest = 0, bad = 0;
-	for (uint64_t i = 0; i < threads; i++) {
-		digest += bench_mix(i, w[i].digest);
-		bad += w[i].bad;
-	}
+	uint64_t digest, bad;
+	double t = bench_run_shares(w, sizeof *w, threads, ops, seed, worker, &digest, &bad);
 	if (bad)
 		bench_fail("calloc", "calloc returned memory that is not zero");
 	bench_result("calloc", threads, ops, t, digest, "");

@@ -14,10 +14,7 @@
 #include "bench.h"
 
 struct worker {
-	uint64_t steps;
-	uint64_t rng;
-	uint64_t digest;
-	uint64_t bad;
+	struct bench_share s;	/* first: see bench_run_shares */
 	unsigned char **blk;
 	size_t *len;
 	char pad[64];
@@ -29,8 +26,8 @@ static void *worker(void *arg)
 {
 	struct worker *w = arg;
 	uint64_t digest = 0, bad = 0;
-	for (uint64_t s = 0; s < w->steps; s++) {
-		uint64_t i = bench_below(&w->rng, live);
+	for (uint64_t s = 0; s < w->s.steps; s++) {
+		uint64_t i = bench_below(&w->s.rng, live);
 		if (w->blk[i]) {
 			unsigned char *p = w->blk[i];
 			size_t n = w->len[i];
@@ -38,7 +35,7 @@ static void *worker(void *arg)
 				bad++;
 			free(p);
 		}
-		size_t n = bench_log_range(&w->rng, min_size, max_size);
+		size_t n = bench_log_range(&w->s.rng, min_size, max_size);
 		unsigned char *p = malloc(n);
 		if (BENCH_UNLIKELY(!p))
 			bench_fail("large", "malloc returned NULL");
@@ -56,8 +53,8 @@ static void *worker(void *arg)
 	}
 	for (uint64_t i = 0; i < live; i++)
 		free(w->blk[i]);
-	w->digest = digest;
-	w->bad = bad;
+	w->s.digest = digest;
+	w->s.bad = bad;
 	return NULL;
 }
 
@@ -82,21 +79,12 @@ int main(int argc, char **argv)
 	}
 	struct worker *w = bench_map(threads * sizeof *w);
 	for (uint64_t i = 0; i < threads; i++) {
-		w[i].steps = ops / threads + (i < ops % threads);
-		w[i].rng = bench_seed(seed, i);
 		w[i].blk = bench_map(live * sizeof *w[i].blk);
 		w[i].len = bench_map(live * sizeof *w[i].len);
 	}
 
-	double t0 = bench_now();
-	bench_run_threads(threads, worker, w, sizeof *w);
-	double t = bench_now() - t0;
-
-	uint64_t digest = 0, bad = 0;
-	for (uint64_t i = 0; i < threads; i++) {
-		digest += bench_mix(i, w[i].digest);
-		bad += w[i].bad;
-	}
+	uint64_t digest, bad;
+	double t = bench_run_shares(w, sizeof *w, threads, ops, seed, worker, &digest, &bad);
 	if (bad)
 		bench_fail("large", "a block was corrupted while live");
 	bench_result("large", threads, ops, t, digest, "");

@@ -25,10 +25,7 @@ struct item {
 };
 
 struct worker {
-	uint64_t steps;
-	uint64_t rng;
-	uint64_t digest;
-	uint64_t bad;
+	struct bench_share s;	/* first: see bench_run_shares */
 	struct item *items;
 	char pad[64];
 };
@@ -46,7 +43,7 @@ static uint64_t sum_bytes(const unsigned char *p, size_t n)
 
 static void string_step(struct worker *w, struct item *it)
 {
-	size_t add = (size_t)bench_range(&w->rng, 1, 32);
+	size_t add = (size_t)bench_range(&w->s.rng, 1, 32);
 	unsigned char *p = realloc(it->p, it->len + add + 1);
 	if (BENCH_UNLIKELY(!p))
 		bench_fail("realloc", "realloc returned NULL");
@@ -58,13 +55,13 @@ static void string_step(struct worker *w, struct item *it)
 	it->sum += (uint64_t)c * add;
 	if (it->len >= it->target) {
 		if (sum_bytes(p, it->len) != it->sum || p[it->len] != 0)
-			w->bad++;
-		w->digest += it->len;
+			w->s.bad++;
+		w->s.digest += it->len;
 		free(p);
 		it->p = NULL;
 		it->len = 0;
 		it->sum = 0;
-		it->target = bench_log_range(&w->rng, 64, 65536);
+		it->target = bench_log_range(&w->s.rng, 64, 65536);
 	}
 }
 
@@ -82,12 +79,12 @@ static void vector_step(struct worker *w, struct item *it)
 	if (cap >= it->target) {
 		for (size_t i = 0; i < cap / 8; i += 1 + i / 4)
 			if (v[i] != i * 0x9E3779B97F4A7C15ull)
-				w->bad++;
-		w->digest += cap;
+				w->s.bad++;
+		w->s.digest += cap;
 		free(v);
 		it->p = NULL;
 		it->len = 0;
-		it->target = bench_log_range(&w->rng, 16, 8u << 20);
+		it->target = bench_log_range(&w->s.rng, 16, 8u << 20);
 	}
 }
 
@@ -95,10 +92,10 @@ static void *worker(void *arg)
 {
 	struct worker *w = arg;
 	for (uint64_t i = 0; i < live; i++)
-		w->items[i].target = vector_mode ? bench_log_range(&w->rng, 16, 8u << 20)
-						 : bench_log_range(&w->rng, 64, 65536);
-	for (uint64_t s = 0; s < w->steps; s++) {
-		struct item *it = &w->items[bench_below(&w->rng, live)];
+		w->items[i].target = vector_mode ? bench_log_range(&w->s.rng, 16, 8u << 20)
+						 : bench_log_range(&w->s.rng, 64, 65536);
+	for (uint64_t s = 0; s < w->s.steps; s++) {
+		struct item *it = &w->items[bench_below(&w->s.rng, live)];
 		if (vector_mode)
 			vector_step(w, it);
 		else
@@ -136,20 +133,11 @@ int main(int argc, char **argv)
 	}
 	struct worker *w = bench_map(threads * sizeof *w);
 	for (uint64_t i = 0; i < threads; i++) {
-		w[i].steps = ops / threads + (i < ops % threads);
-		w[i].rng = bench_seed(seed, i);
 		w[i].items = bench_map(live * sizeof *w[i].items);
 	}
 
-	double t0 = bench_now();
-	bench_run_threads(threads, worker, w, sizeof *w);
-	double t = bench_now() - t0;
-
-	uint64_t digest = 0, bad = 0;
-	for (uint64_t i = 0; i < threads; i++) {
-		digest += bench_mix(i, w[i].digest);
-		bad += w[i].bad;
-	}
+	uint64_t digest, bad;
+	double t = bench_run_shares(w, sizeof *w, threads, ops, seed, worker, &digest, &bad);
 	if (bad)
 		bench_fail("realloc", "realloc lost data");
 	char extra[32];

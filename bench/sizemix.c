@@ -43,10 +43,7 @@ struct block {
 };
 
 struct worker {
-	uint64_t steps;
-	uint64_t rng;
-	uint64_t digest;
-	uint64_t bad;
+	struct bench_share s;	/* first: see bench_run_shares */
 	uintptr_t *near;	/* blocks dying at step s: near[s % NEAR] */
 	uintptr_t *far;		/* long-lived blocks dying when window w starts: far[w % FAR] */
 	char pad[64];
@@ -109,7 +106,7 @@ static inline void kill_list(struct worker *w, uintptr_t link)
 			uint32_t size = b->size;
 			if (BENCH_UNLIKELY(size < 16 || size > 65536 ||
 					   ((unsigned char *)b)[size - 1] != (unsigned char)size))
-				w->bad++;
+				w->s.bad++;
 		}
 		free(b);
 		link = next;
@@ -120,15 +117,15 @@ static void *worker(void *arg)
 {
 	struct worker *w = arg;
 	uint64_t digest = 0;
-	for (uint64_t s = 0; s < w->steps; s++) {
+	for (uint64_t s = 0; s < w->s.steps; s++) {
 		/* A new window: the long-lived blocks due in it die now. */
 		if ((s & (NEAR - 1)) == 0) {
 			uintptr_t *slot = &w->far[(s >> NEAR_BITS) % FAR];
 			kill_list(w, *slot);
 			*slot = 0;
 		}
-		size_t size = pick_size(&w->rng);
-		uint64_t life = pick_life(&w->rng);
+		size_t size = pick_size(&w->s.rng);
+		uint64_t life = pick_life(&w->s.rng);
 		unsigned char *p = malloc(size);
 		if (BENCH_UNLIKELY(!p))
 			bench_fail("sizemix", "malloc returned NULL");
@@ -147,7 +144,7 @@ static void *worker(void *arg)
 		kill_list(w, w->near[i]);
 	for (uint32_t i = 0; i < FAR; i++)
 		kill_list(w, w->far[i]);
-	w->digest = digest;
+	w->s.digest = digest;
 	return NULL;
 }
 
@@ -169,21 +166,12 @@ int main(int argc, char **argv)
 	}
 	struct worker *w = bench_map(threads * sizeof *w);
 	for (uint64_t i = 0; i < threads; i++) {
-		w[i].steps = ops / threads + (i < ops % threads);
-		w[i].rng = bench_seed(seed, i);
 		w[i].near = bench_map(NEAR * sizeof *w[i].near);
 		w[i].far = bench_map(FAR * sizeof *w[i].far);
 	}
 
-	double t0 = bench_now();
-	bench_run_threads(threads, worker, w, sizeof *w);
-	double t = bench_now() - t0;
-
-	uint64_t digest = 0, bad = 0;
-	for (uint64_t i = 0; i < threads; i++) {
-		digest += bench_mix(i, w[i].digest);
-		bad += w[i].bad;
-	}
+	uint64_t digest, bad;
+	double t = bench_run_shares(w, sizeof *w, threads, ops, seed, worker, &digest, &bad);
 	if (bad)
 		bench_fail("sizemix", "a block was corrupted while live");
 	bench_result("sizemix", threads, ops, t, digest, "");
