@@ -557,30 +557,36 @@ static inline bool hk_line_has_hex(const char *line, uint64_t want)
 	return false;
 }
 
+/* Copy the next line of *text (without its newline, cut to size - 1
+ * bytes) into buf and move *text past it; false when no line is left. */
+static inline bool hk_next_line(const char **text, char *buf, size_t size)
+{
+	const char *line = *text;
+	if (!*line)
+		return false;
+	const char *end = strchr(line, '\n');
+	size_t len = end ? (size_t)(end - line) : strlen(line);
+	*text = end ? end + 1 : line + len;
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	return true;
+}
+
 /* Does a line of out contain both "hakmem:" and needle?  If needle is a
  * "0x..." number, any hex spelling of the same value also matches. */
 static inline bool hk_output_matches(const char *out, const char *needle)
 {
 	bool is_hex = needle[0] == '0' && (needle[1] == 'x' || needle[1] == 'X');
 	uint64_t want = is_hex ? strtoull(needle, NULL, 16) : 0;
-	const char *line = out;
+	char buf[1024];
 
-	while (*line) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char buf[1024];
-		if (len >= sizeof buf)
-			len = sizeof buf - 1;
-		memcpy(buf, line, len);
-		buf[len] = '\0';
+	while (hk_next_line(&out, buf, sizeof buf))
 		if (strstr(buf, "hakmem:") &&
 		    (strstr(buf, needle) ||
 		     (is_hex && hk_line_has_hex(strstr(buf, "hakmem:"), want))))
 			return true;
-		if (!end)
-			break;
-		line = end + 1;
-	}
 	return false;
 }
 
@@ -794,16 +800,9 @@ static inline bool hk_child_aborted(const struct hk_child *c)
 static inline int hk_hakmem_lines(const char *out, int *matching, ...)
 {
 	int lines = 0, match = 0;
-	const char *line = out;
+	char buf[1024];
 
-	while (*line) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char buf[1024];
-		if (len >= sizeof buf)
-			len = sizeof buf - 1;
-		memcpy(buf, line, len);
-		buf[len] = '\0';
+	while (hk_next_line(&out, buf, sizeof buf)) {
 		if (strstr(buf, "hakmem:")) {
 			bool all = true;
 			va_list ap;
@@ -816,9 +815,6 @@ static inline int hk_hakmem_lines(const char *out, int *matching, ...)
 			va_end(ap);
 			match += all;
 		}
-		if (!end)
-			break;
-		line = end + 1;
 	}
 	if (matching)
 		*matching = match;
