@@ -104,26 +104,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static long maps_lines(void)
-{
-	char buf[8192];
-	long lines = 0;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			lines += buf[i] == '\n';
-	}
-	close(fd);
-	return lines;
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t threads = 4, blocks = 1000, seed = 1, ops = 0, rounds = 20;
@@ -179,7 +159,7 @@ int main(int argc, char **argv)
 			pthread_join(th[i], NULL);
 	}
 	double elapsed = bench_now() - start;
-	long maps = maps_lines();
+	long maps = bench_count_lines("/proc/self/maps");
 
 	uint64_t done = 0, failures = 0, digest = 0;
 	for (uint64_t i = 0; i < threads; i++) {

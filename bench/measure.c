@@ -21,7 +21,7 @@
  * mappings (lines of /proc/PID/maps) are sampled every N ms and written to
  * the samples file, one "seconds rss_kb maps" line each.
  */
-#define _GNU_SOURCE 1
+#include "bench.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,33 +36,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static long count_lines(const char *path)
-{
-	char buf[16384];
-	long lines = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			lines += buf[i] == '\n';
-	}
-	close(fd);
-	return lines;
-}
 
 static long vm_rss_kb(pid_t pid)
 {
@@ -141,7 +114,7 @@ int main(int argc, char **argv)
 		return 125;
 	}
 
-	double t0 = now();
+	double t0 = bench_now();
 	pid_t pid = fork();
 	if (pid < 0) {
 		perror("measure: fork");
@@ -185,9 +158,9 @@ int main(int argc, char **argv)
 		}
 		if (!sample_ms)
 			continue;	/* EINTR */
-		double t = now();
+		double t = bench_now();
 		if (t >= next_sample) {
-			long rss = vm_rss_kb(pid), maps = count_lines(maps_path);
+			long rss = vm_rss_kb(pid), maps = bench_count_lines(maps_path);
 			if (rss >= 0 && maps >= 0) {
 				fprintf(sf, "%.3f %ld %ld\n", t - t0, rss, maps);
 				fflush(sf);
@@ -201,7 +174,7 @@ int main(int argc, char **argv)
 		struct timespec nap = { 0, 10 * 1000 * 1000 };	/* 10 ms */
 		nanosleep(&nap, NULL);
 	}
-	double wall = now() - t0;
+	double wall = bench_now() - t0;
 	if (sf)
 		fclose(sf);
 
