@@ -590,98 +590,6 @@ static inline bool hk_output_matches(const char *out, const char *needle)
 	return false;
 }
 
-/* Run fn(arg) in a forked child whose stderr goes to a pipe; check that the
- * child is killed by SIGABRT and wrote a line containing "hakmem:" and
- * substr.  Records two checks; returns true if both passed. */
-static inline bool hk_expect_abort(const char *what, void (*fn)(void *),
-				   void *arg, const char *substr)
-{
-	int pfd[2];
-	char out[8192];
-	size_t got = 0;
-	int status = 0;
-	bool timed_out = false;
-	pid_t pid;
-	double deadline;
-
-	fflush(NULL);
-	if (pipe(pfd) != 0) {
-		FAILED("%s: pipe: %s", what, strerror(errno));
-		return false;
-	}
-	pid = fork();
-	if (pid < 0) {
-		FAILED("%s: fork: %s", what, strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return false;
-	}
-	if (pid == 0) {
-		struct rlimit nocore = { 0, 0 };
-		setrlimit(RLIMIT_CORE, &nocore);
-		signal(SIGABRT, SIG_DFL);
-		close(pfd[0]);
-		dup2(pfd[1], STDERR_FILENO);
-		close(pfd[1]);
-		fn(arg);
-		/* Not supposed to get here. */
-		_exit(0);
-	}
-	close(pfd[1]);
-	deadline = hk_now() + 30.0;
-	for (;;) {
-		struct pollfd p = { pfd[0], POLLIN, 0 };
-		int ms = (int)((deadline - hk_now()) * 1000);
-		if (ms <= 0) {
-			timed_out = true;
-			kill(pid, SIGKILL);
-			break;
-		}
-		int r = poll(&p, 1, ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			continue;
-		ssize_t n = read(pfd[0], out + got, sizeof out - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got >= sizeof out - 1) {
-			char sink[512];	/* keep draining */
-			while (read(pfd[0], sink, sizeof sink) > 0)
-				;
-			break;
-		}
-	}
-	out[got] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-
-	bool aborted = !timed_out && WIFSIGNALED(status) &&
-		       WTERMSIG(status) == SIGABRT;
-	if (!aborted) {
-		if (timed_out)
-			hk_note("%s: child hung (killed after 30 s)", what);
-		else if (WIFSIGNALED(status))
-			hk_note("%s: child killed by signal %d (%s)", what,
-				WTERMSIG(status), strsignal(WTERMSIG(status)));
-		else
-			hk_note("%s: child exited with status %d", what,
-				WEXITSTATUS(status));
-	}
-	bool ok1 = CHECK(aborted, "%s: child died of SIGABRT", what);
-	bool matched = hk_output_matches(out, substr);
-	if (!matched)
-		hk_note("%s: child stderr was: \"%.400s\"", what, out);
-	bool ok2 = CHECK(matched,
-			 "%s: stderr has a \"hakmem:\" line with the expected "
-			 "text (\"%s\")", what, substr);
-	return ok1 && ok2;
-}
-
 #define expect_abort(fn, arg, substr) \
 	hk_expect_abort(#fn, (fn), (arg), (substr))
 
@@ -791,6 +699,29 @@ static inline bool hk_child_aborted(const struct hk_child *c)
 {
 	return c->ran && !c->timed_out && WIFSIGNALED(c->status) &&
 	       WTERMSIG(c->status) == SIGABRT;
+}
+
+/* Run fn(arg) in a forked child whose stderr goes to a pipe; check that the
+ * child is killed by SIGABRT and wrote a line containing "hakmem:" and
+ * substr.  Records two checks; returns true if both passed. */
+static inline bool hk_expect_abort(const char *what, void (*fn)(void *),
+				   void *arg, const char *substr)
+{
+	struct hk_child c;
+	char how[96];
+
+	hk_run_child(fn, arg, 30.0, &c);
+	bool aborted = hk_child_aborted(&c);
+	if (!aborted)
+		hk_note("%s: child %s", what, hk_child_how(&c, how, sizeof how));
+	bool ok1 = CHECK(aborted, "%s: child died of SIGABRT", what);
+	bool matched = hk_output_matches(c.err, substr);
+	if (!matched)
+		hk_note("%s: child stderr was: \"%.400s\"", what, c.err);
+	bool ok2 = CHECK(matched,
+			 "%s: stderr has a \"hakmem:\" line with the expected "
+			 "text (\"%s\")", what, substr);
+	return ok1 && ok2;
 }
 
 /* Number of lines of out that contain "hakmem:"; of those, *matching (if
