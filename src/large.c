@@ -134,7 +134,7 @@ static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 	hk_lock(&cache_lock);
 	for (size_t i = 0; i < cache_len; i++) {
 		hk_large *c = cache[i];
-		if (c->align < map_align)
+		if ((uintptr_t)c & (map_align - 1))
 			continue;
 		if (c->map_size >= map_size) {
 			if (fit == SIZE_MAX || c->map_size < cache[fit]->map_size)
@@ -223,7 +223,6 @@ static bool cache_put(hk_large *l, size_t budget)
 		hk_stats_add(&hk_gstats.large_cached, (int64_t)l->map_size);
 		l = coalesce(l);
 		l->magic = HK_LARGE_CACHED;
-		l->align = (uintptr_t)l & -(uintptr_t)l;
 		cache[cache_len++] = l;
 		cache_bytes += l->map_size;
 	}

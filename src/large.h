@@ -21,7 +21,7 @@ typedef struct hk_large {
 	size_t map_size;	/* bytes mapped, from the header on */
 	size_t want;		/* of which the last request needed (the rest is room) */
 	size_t offset;		/* user pointer - header */
-	size_t align;		/* live: the alignment it needs; cached: its address's */
+	size_t align;		/* the alignment the block needs (live blocks) */
 } hk_large;
 
 /* NULL with errno = ENOMEM on failure. align is a power of two. dirty,
