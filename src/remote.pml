@@ -49,8 +49,9 @@
  *     freer's read of the owner after its CAS);
  *  P5 only the owner touches S's free list, used count and list position
  *     (OWNER_ONLY), or a thread holding the abandoned lock while S has no
- *     owner (trim); a current slab is never parked; the owner word's full
- *     tag matches the full list;
+ *     owner (trim); the owner word's full tag matches the full list. (A
+ *     current slab may be parked: a slab taken from the partial list keeps
+ *     its state, and a remote free into it is delivered to its owner.)
  *  P6 at the end: every block is back (FREE/BUMP), no delivery is pending,
  *     and S went back to the pool; no thread holds a block in its hands at
  *     exit.
@@ -108,7 +109,7 @@
  * hk_free_fast (tcache.h) -> free_begin
  *   ANCHOR tcache.h: if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
  *   ANCHOR tcache.h: if (HK_UNLIKELY(--s->used == 0))
- * move_to, hk_slab_unpin, hk_slab_emptied (tcache.c) -> where/s_ofull updates, UNPIN_BODY, slab_emptied
+ * hk_heap_move, hk_slab_unpin, hk_slab_emptied (tcache.c) -> where/s_ofull updates, UNPIN_BODY, slab_emptied
  *   ANCHOR tcache.c: hk_slab_set_owner(s, h, where == HK_WHERE_FULL);
  *   ANCHOR tcache.c: s->pinned = 0;
  *   ANCHOR tcache.c: h->cur[s->cls] = &hk_empty_slab;
@@ -137,8 +138,7 @@
  *   ANCHOR tcache.c: h->cur[cls] = &hk_empty_slab;
  *   ANCHOR tcache.c: hk_slab_unpin(s);
  *   ANCHOR tcache.c: hk_remote_splice(s, hk_remote_drain_park(s));
- *   ANCHOR tcache.c: move_to(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
- *   ANCHOR tcache.c: hk_remote_unpark(s);
+ *   ANCHOR tcache.c: hk_heap_move(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
  *   ANCHOR tcache.c: s->where = HK_WHERE_CUR;
  *   ANCHOR tcache.c: s->pinned = 1;
  * hk_thread_attach (thread.c) -> attach
@@ -157,7 +157,7 @@
  * hk_thread_adopt, take_adopted (thread.c) -> adopt_and_free
  *   ANCHOR thread.c: s->where == HK_WHERE_ABANDONED;
  *   ANCHOR thread.c: return hk_slab_owner(s) == h;
- *   ANCHOR thread.c: s->where = HK_WHERE_PARTIAL;
+ *   ANCHOR thread.c: hk_heap_move(h, s, HK_WHERE_PARTIAL);
  * hk_thread_adopt_any (thread.c) -> in next_slab
  *   ANCHOR thread.c: if (!atomic_load_explicit(&abandoned_count[cls], memory_order_relaxed))
  * hk_thread_collect_orphans (thread.c) -> collect_orphans
@@ -485,7 +485,7 @@ inline FREE_LOCAL_BODY(hh, pb) {
 	s_used--;
 	printf("T%d   free_local(b%d): used=%d\n", me, pb, s_used);
 	if
-	:: s_where == W_FULL -> s_where = W_PARTIAL; s_ofull = false	/* move_to */
+	:: s_where == W_FULL -> s_where = W_PARTIAL; s_ofull = false	/* hk_heap_move */
 	:: else -> skip
 	fi;
 	check_accounting();
@@ -495,7 +495,6 @@ inline FREE_LOCAL_BODY(hh, pb) {
 /* take_block's pop: the free list, else a never-used block -> tb_b. P2. */
 inline POP_BODY() {
 	assert(s_ofull == (s_where == W_FULL));	/* the owner word's tag */
-	assert(s_where != W_CUR || STATE(xtf) == QUIET);	/* P5: a current slab is not parked */
 	tb_b = s_free;
 	if
 	:: tb_b != 0 -> assert(loc[tb_b] == L_FREE); s_free = nxt[tb_b]
@@ -984,7 +983,7 @@ inline alloc_slow() {
 				SPLICE_BODY(h);
 				flag = (s_used == 0);
 				if
-				:: !flag ->	/* move_to */
+				:: !flag ->	/* hk_heap_move */
 					s_where = (s_free != 0 -> W_PARTIAL : W_FULL);
 					s_ofull = (s_where == W_FULL)
 				:: else -> skip
@@ -1007,8 +1006,7 @@ inline alloc_slow() {
 	   :: ns == C_OTHER -> ns = 0; h_cur[h] = C_OTHER; break
 	   :: ns == C_S ->
 		ns = 0;
-		d_step { OWNER_ONLY(h); UNPARK_BODY() };
-		d_step {
+		d_step {	/* it stays parked if it was */
 			OWNER_ONLY(h);
 			DRAIN_BODY();
 			SPLICE_BODY(h);

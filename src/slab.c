@@ -3,7 +3,7 @@
 #include "size_class.h"
 #include "vg.h"
 
-uintptr_t hk_free_key;
+struct hk_free_key hk_free_key;
 
 void hk_slab_init(hk_slab *s, unsigned cls, char *start, bool clean)
 {

@@ -84,8 +84,12 @@ HK_INLINE void hk_slab_set_owner(hk_slab *s, struct hk_heap *h, bool full)
 			      memory_order_release);
 }
 
-/* The key stored in free blocks; random per process. */
-extern uintptr_t hk_free_key;
+/* The key stored in free blocks; random per process. Written once at
+ * start-up and read by every free, so it has a cache line to itself. */
+struct hk_free_key {
+	uintptr_t value;
+} __attribute__((aligned(HK_CACHELINE)));
+extern struct hk_free_key hk_free_key;
 
 /* Is p the start of a block of s that was handed out at some time? (p is
  * any pointer into s's slots.) With inv = ceil(2^48 / block_size), off is
@@ -101,25 +105,37 @@ HK_INLINE bool hk_slab_is_block(const hk_slab *s, const void *p)
 	       (const char *)p < __atomic_load_n(&s->bump, __ATOMIC_RELAXED);
 }
 
-/* Doubly linked slab lists (a heap's partial and full lists, the abandoned
- * lists); the caller owns the list. */
-HK_INLINE void hk_slab_list_push(hk_slab **head, hk_slab *s)
+/* A doubly linked list of slabs (a heap's partial and full lists, the
+ * abandoned lists); the caller owns the list. Slabs are appended at the
+ * tail and taken from the head: a slab that has just had a block freed
+ * into it waits, collecting more frees, until the slabs before it are
+ * used up. (Taking the newest first made a heap switch slabs every few
+ * allocations in a random free pattern, each switch for a block or two.) */
+typedef struct hk_slab_list {
+	hk_slab *head, *tail;
+} hk_slab_list;
+
+HK_INLINE void hk_slab_list_append(hk_slab_list *l, hk_slab *s)
 {
-	s->prev = NULL;
-	s->next = *head;
-	if (*head)
-		(*head)->prev = s;
-	*head = s;
+	s->next = NULL;
+	s->prev = l->tail;
+	if (l->tail)
+		l->tail->next = s;
+	else
+		l->head = s;
+	l->tail = s;
 }
 
-HK_INLINE void hk_slab_list_remove(hk_slab **head, hk_slab *s)
+HK_INLINE void hk_slab_list_remove(hk_slab_list *l, hk_slab *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
 	else
-		*head = s->next;
+		l->head = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	else
+		l->tail = s->prev;
 	s->next = s->prev = NULL;
 }
 

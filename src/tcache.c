@@ -34,24 +34,19 @@ HK_COLD static void report_double_free(const void *p)
 	hk_misuse("free(): double free of %p", p);
 }
 
-static void list_of(hk_heap *h, hk_slab *s, hk_slab ***head)
+static hk_slab_list *list_of(hk_heap *h, const hk_slab *s)
 {
-	*head = s->where == HK_WHERE_FULL ? &h->full[s->cls] : &h->partial[s->cls];
+	return s->where == HK_WHERE_FULL ? &h->full[s->cls] : &h->partial[s->cls];
 }
 
-static void move_to(hk_heap *h, hk_slab *s, unsigned where)
+void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where)
 {
-	hk_slab **head;
 	bool was_full = s->where == HK_WHERE_FULL;
-	if (s->where == HK_WHERE_PARTIAL || s->where == HK_WHERE_FULL) {
-		list_of(h, s, &head);
-		hk_slab_list_remove(head, s);
-	}
+	if (s->where == HK_WHERE_PARTIAL || s->where == HK_WHERE_FULL)
+		hk_slab_list_remove(list_of(h, s), s);
 	s->where = (uint8_t)where;
-	if (where == HK_WHERE_PARTIAL || where == HK_WHERE_FULL) {
-		list_of(h, s, &head);
-		hk_slab_list_push(head, s);
-	}
+	if (where == HK_WHERE_PARTIAL || where == HK_WHERE_FULL)
+		hk_slab_list_append(list_of(h, s), s);
 	if (was_full != (where == HK_WHERE_FULL))
 		hk_slab_set_owner(s, h, where == HK_WHERE_FULL);
 }
@@ -69,7 +64,7 @@ void hk_slab_emptied(hk_heap *h, hk_slab *s)
 	/* A current slab reaches 0 only when not pinned (thread_cache off). */
 	if (s->where == HK_WHERE_CUR)
 		h->cur[s->cls] = &hk_empty_slab;
-	move_to(h, s, HK_WHERE_NONE);
+	hk_heap_move(h, s, HK_WHERE_NONE);
 	hk_pool_release(s);
 }
 
@@ -81,7 +76,7 @@ static void free_local(hk_heap *h, hk_slab *s, hk_block *b)
 	s->used--;
 	h->local_frees++;
 	if (s->where == HK_WHERE_FULL)
-		move_to(h, s, HK_WHERE_PARTIAL);
+		hk_heap_move(h, s, HK_WHERE_PARTIAL);
 	if (s->used == 0)
 		hk_slab_emptied(h, s);
 }
@@ -96,7 +91,7 @@ static void free_delivered(hk_heap *h, hk_slab *s, hk_block *b)
 	if (s->where != HK_WHERE_CUR && !h->exiting)
 		hk_remote_splice(s, hk_remote_drain_park(s));
 	if (s->where == HK_WHERE_FULL)
-		move_to(h, s, HK_WHERE_PARTIAL);
+		hk_heap_move(h, s, HK_WHERE_PARTIAL);
 	if (s->used == 0)
 		hk_slab_emptied(h, s);
 }
@@ -259,7 +254,7 @@ static void free_slow(void *p, uintptr_t e)
 		return;
 	}
 	hk_block *b = p;
-	if (key_of(b) == hk_free_key) {
+	if (key_of(b) == hk_free_key.value) {
 		report_double_free(p);
 		return;
 	}
@@ -269,7 +264,7 @@ static void free_slow(void *p, uintptr_t e)
 		HK_VG_FREELIKE(p);
 		HK_VG_DEFINED(p, sizeof(hk_block));
 	}
-	b->key = hk_free_key;
+	b->key = hk_free_key.value;
 	if (HK_UNLIKELY(HK_OPT(hardened)))
 		b = quarantine(hk_tls_self, s, b);
 	if (b)
@@ -284,7 +279,7 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
 		hk_remote_splice(s, hk_remote_drain(s));
 	hk_block *b = s->free;
 	if (b) {
-		if (HK_UNLIKELY(HK_OPT(hardened)) && (!hk_slab_is_block(s, b) || b->key != hk_free_key))
+		if (HK_UNLIKELY(HK_OPT(hardened)) && (!hk_slab_is_block(s, b) || b->key != hk_free_key.value))
 			hk_fatal("heap corruption: the free list of slab %p holds %p, not a free block "
 				 "of it (written after free?)",
 				 (void *)s->start, (void *)b);
@@ -309,9 +304,9 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
  * a free one from the pool, or a new one. */
 static hk_slab *next_slab(hk_heap *h, unsigned cls)
 {
-	hk_slab *s = h->partial[cls];
+	hk_slab *s = h->partial[cls].head;
 	if (s) {
-		move_to(h, s, HK_WHERE_NONE);
+		hk_heap_move(h, s, HK_WHERE_NONE);
 		return s;
 	}
 	s = hk_thread_adopt_any(h, cls);
@@ -321,9 +316,9 @@ static hk_slab *next_slab(hk_heap *h, unsigned cls)
 	if (!s) {
 		/* Before mapping more, reclaim what exited threads left. */
 		hk_thread_collect_orphans(h);
-		s = h->partial[cls];
+		s = h->partial[cls].head;
 		if (s) {
-			move_to(h, s, HK_WHERE_NONE);
+			hk_heap_move(h, s, HK_WHERE_NONE);
 			return s;
 		}
 		s = hk_pool_acquire(cls, true);
@@ -371,7 +366,7 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 				s->where = HK_WHERE_NONE;
 				hk_pool_release(s);
 			} else {
-				move_to(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
+				hk_heap_move(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
 			}
 		}
 		s = next_slab(h, cls);
@@ -379,7 +374,9 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 			errno = ENOMEM;
 			return NULL;
 		}
-		hk_remote_unpark(s);
+		/* It may stay parked: a remote free into a parked current
+		 * slab is delivered to h (free_delivered) like any other, so
+		 * taking a parked slab costs no atomic operation. */
 		hk_remote_splice(s, hk_remote_drain(s));
 		s->where = HK_WHERE_CUR;
 		h->cur[cls] = s;
@@ -406,7 +403,7 @@ size_t hk_block_usable(const void *p, const char *what, hk_large **large)
 			return n;
 	} else {
 		hk_slab *s = hk_reg_slab(e);
-		if (s->block_size && hk_slab_is_block(s, p) && key_of(p) != hk_free_key)
+		if (s->block_size && hk_slab_is_block(s, p) && key_of(p) != hk_free_key.value)
 			return s->block_size;
 	}
 	report_invalid(what, p);

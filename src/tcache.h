@@ -19,8 +19,8 @@ struct hk_large;
 
 typedef struct hk_heap {
 	hk_slab *cur[HK_NCLASSES];	/* never NULL: hk_empty_slab when none */
-	hk_slab *partial[HK_NCLASSES];
-	hk_slab *full[HK_NCLASSES];
+	hk_slab_list partial[HK_NCLASSES];	/* has free blocks; used oldest first */
+	hk_slab_list full[HK_NCLASSES];		/* no free block: waits for frees */
 	struct hk_heap *next_all;	/* all heaps (thread.c) */
 	struct hk_heap *next_free;	/* heaps without a thread (thread.c) */
 	bool live;			/* a thread uses it; under heaps_lock (thread.c) */
@@ -55,6 +55,11 @@ extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 void *hk_alloc_slow(unsigned cls, bool *zeroed);
 void hk_free_slow(void *p, uintptr_t entry);
 void hk_slab_emptied(hk_heap *h, hk_slab *s);
+
+/* Put s, owned by h, where it belongs now (enum hk_slab_where): off the
+ * list it is on, onto the new one (a partial slab at the tail), with the
+ * owner word's full tag in step. The one place a slab changes lists. */
+void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where);
 
 /* Drop the count a current slab holds for being current, if it has one;
  * the caller then checks used (owner only). */
@@ -99,7 +104,7 @@ HK_INLINE void hk_free_fast(void *p)
 		hk_slab *s = hk_reg_slab(e);
 		hk_heap *h = hk_tls_heap;
 		hk_block *b = p;
-		uintptr_t key = hk_free_key;
+		uintptr_t key = hk_free_key.value;
 		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
 			      hk_slab_is_block(s, p) && b->key != key)) {
 			b->next = s->free;

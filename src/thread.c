@@ -25,7 +25,7 @@ static hk_lock_t heaps_lock = HK_LOCK_INIT;
 static hk_heap *all_heaps, *free_heaps;
 
 static hk_lock_t abandoned_lock = HK_LOCK_INIT;
-static hk_slab *abandoned[HK_NCLASSES];
+static hk_slab_list abandoned[HK_NCLASSES];
 static _Atomic size_t abandoned_count[HK_NCLASSES];
 
 static pthread_key_t heap_key;
@@ -64,7 +64,7 @@ void hk_global_init(void)
 		hk_fatal("unsupported page size %lu", getauxval(AT_PAGESZ));
 	hk_options_init();
 	hk_signals_update();
-	hk_free_key = random_key();
+	hk_free_key.value = random_key();
 	hk_vg_on = HK_VG_RUNNING();
 	/* The key comes first: pthread_atfork may itself allocate. */
 	pthread_key_create(&heap_key, thread_exit);
@@ -82,7 +82,7 @@ static void reset_heap(hk_heap *h)
 {
 	for (unsigned c = 0; c < HK_NCLASSES; c++) {
 		h->cur[c] = &hk_empty_slab;
-		h->partial[c] = h->full[c] = NULL;
+		h->partial[c] = h->full[c] = (hk_slab_list){ NULL, NULL };
 	}
 	h->exiting = false;
 	h->remote_since_collect = 0;
@@ -140,7 +140,7 @@ static void abandon_slab(hk_heap *h, hk_slab *s)
 	} else {
 		HK_DEBUG(HK_LOG_THREAD, "slab %p abandoned with %u blocks in use",
 			 (void *)s->start, s->used);
-		hk_slab_list_push(&abandoned[s->cls], s);
+		hk_slab_list_append(&abandoned[s->cls], s);
 		atomic_fetch_add_explicit(&abandoned_count[s->cls], 1, memory_order_relaxed);
 	}
 	hk_unlock(&abandoned_lock);
@@ -165,8 +165,8 @@ static void each_slab(hk_heap *h, void (*fn)(hk_heap *, hk_slab *))
 	for (unsigned c = 0; c < HK_NCLASSES; c++) {
 		if (h->cur[c] != &hk_empty_slab)
 			fn(h, h->cur[c]);
-		each_in_list(h, h->partial[c], fn);
-		each_in_list(h, h->full[c], fn);
+		each_in_list(h, h->partial[c].head, fn);
+		each_in_list(h, h->full[c].head, fn);
 	}
 }
 
@@ -229,8 +229,7 @@ bool hk_thread_adopt(hk_heap *h, hk_slab *s)
 	if (!mine)
 		return hk_slab_owner(s) == h;
 	hk_remote_splice(s, hk_remote_drain_park(s));
-	s->where = HK_WHERE_PARTIAL;
-	hk_slab_list_push(&h->partial[s->cls], s);
+	hk_heap_move(h, s, HK_WHERE_PARTIAL);
 	return true;
 }
 
@@ -239,7 +238,7 @@ hk_slab *hk_thread_adopt_any(hk_heap *h, unsigned cls)
 	if (!atomic_load_explicit(&abandoned_count[cls], memory_order_relaxed))
 		return NULL;
 	hk_lock(&abandoned_lock);
-	hk_slab *s = abandoned[cls];
+	hk_slab *s = abandoned[cls].head;
 	if (s)
 		take_adopted(h, s);
 	hk_unlock(&abandoned_lock);
@@ -271,18 +270,14 @@ void hk_thread_collect_orphans(hk_heap *h)
 
 static void flush_slab(hk_heap *h, hk_slab *s)
 {
-	unsigned cls = s->cls;
-	if (h->cur[cls] == s) {
-		h->cur[cls] = &hk_empty_slab;
+	if (s->where == HK_WHERE_CUR) {
+		h->cur[s->cls] = &hk_empty_slab;
 		hk_slab_unpin(s);
-		s->where = HK_WHERE_NONE;
-		hk_slab_list_push(&h->partial[cls], s);
-		s->where = HK_WHERE_PARTIAL;
+		hk_heap_move(h, s, HK_WHERE_PARTIAL);
 	}
 	hk_remote_splice(s, hk_remote_drain_park(s));
 	if (s->used == 0) {
-		hk_slab_list_remove(s->where == HK_WHERE_FULL ? &h->full[cls] : &h->partial[cls], s);
-		s->where = HK_WHERE_NONE;
+		hk_heap_move(h, s, HK_WHERE_NONE);
 		hk_pool_release(s);
 	}
 }
@@ -304,7 +299,7 @@ static void release_empty_abandoned(void)
 	hk_slab *empty = NULL;
 	hk_lock(&abandoned_lock);
 	for (unsigned c = 0; c < HK_NCLASSES; c++) {
-		hk_slab *s = abandoned[c];
+		hk_slab *s = abandoned[c].head;
 		while (s) {
 			hk_slab *next = s->next;
 			hk_remote_splice(s, hk_remote_drain(s));
