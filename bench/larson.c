@@ -70,7 +70,7 @@ struct table {
 	uint64_t n;
 	uint64_t rng;
 	uint64_t ops;		/* steps done */
-	uint64_t quota;		/* fixed-work mode: steps per round */
+	uint64_t quota;		/* steps per round (--standard: per thread) */
 	uint64_t digest;
 	uint64_t failures;
 	double until;		/* clock mode: end of the round */
