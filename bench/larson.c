@@ -48,6 +48,10 @@
  *   never joins them, so its exited threads' stacks stay mapped (a few
  *   resident pages and two mappings per thread), which this one does not
  *   copy.
+ *   --cxx (with --standard): allocate with C++'s operator new[] and free
+ *   with operator delete[], as mimalloc-bench builds its larson (CPP=1):
+ *   the preloaded allocator's operators when it has them, else those of
+ *   libstdc++ (loaded with dlopen), which call malloc and free.
  *
  * Not linked with any particular allocator: run it as is for the system
  * malloc, or with LD_PRELOAD=.../libhakmem.so.1 for hakmem.
@@ -64,6 +68,7 @@
  */
 #include "bench.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -171,13 +176,31 @@ static inline uint32_t std_size(uint64_t *rng)
 	return (uint32_t)(range ? (long)min_size + std_draw(rng, range) : (long)min_size);
 }
 
+/* --cxx: C++'s operator new[] and operator delete[]. */
+static void *(*cxx_new)(size_t);
+static void (*cxx_delete)(void *);
+static bool use_cxx;
+
+static bool load_cxx(void)
+{
+	/* Found in the global scope: a preloaded allocator's come first. */
+	if (!dlopen("libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL))
+		return false;
+	*(void **)&cxx_new = dlsym(RTLD_DEFAULT, "_Znam");
+	*(void **)&cxx_delete = dlsym(RTLD_DEFAULT, "_ZdaPv");
+	return cxx_new && cxx_delete;
+}
+
 /* A step of the standard driver: the freed block is not read. */
-static inline void std_step(struct table *t)
+static inline __attribute__((always_inline)) void std_step(struct table *t, bool cxx)
 {
 	long i = std_draw(&t->rng, (long)t->n);
-	free(t->blk[i]);
+	if (cxx)
+		cxx_delete(t->blk[i]);
+	else
+		free(t->blk[i]);
 	uint32_t len = std_size(&t->rng);
-	volatile unsigned char *p = malloc(len);
+	volatile unsigned char *p = cxx ? cxx_new(len) : malloc(len);
 	t->blk[i] = (void *)p;
 	t->len[i] = len;
 	t->digest += len;
@@ -189,6 +212,19 @@ static inline void std_step(struct table *t)
 	(void)p[0];
 	if (len > 1)
 		p[1] = 'b';
+}
+
+/* Steps until quota or the stop flag; returns how many. */
+static inline __attribute__((always_inline)) uint64_t std_steps(struct table *t, bool cxx)
+{
+	uint64_t k = 0;
+	while (k < t->quota) {
+		std_step(t, cxx);
+		k++;
+		if (atomic_load_explicit(&stop_flag, memory_order_relaxed))
+			break;
+	}
+	return k;
 }
 
 static void std_stopped(void)
@@ -203,14 +239,8 @@ static void *std_worker(void *arg)
 {
 	struct table *t = arg;
 	uint64_t k = 0;
-	if (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
-		while (k < t->quota) {
-			std_step(t);
-			k++;
-			if (atomic_load_explicit(&stop_flag, memory_order_relaxed))
-				break;
-		}
-	}
+	if (!atomic_load_explicit(&stop_flag, memory_order_relaxed))
+		k = use_cxx ? std_steps(t, true) : std_steps(t, false);
 	t->ops += k;
 	if (t->gens == 1 && k == t->quota) {
 		t->first_done = true;
@@ -237,7 +267,7 @@ static uint64_t std_warmup(void **blk, uint32_t *len, uint64_t total, uint64_t *
 	uint64_t digest = 0;
 	for (uint64_t i = 0; i < total; i++) {
 		len[i] = std_size(rng);
-		blk[i] = malloc(len[i]);
+		blk[i] = use_cxx ? cxx_new(len[i]) : malloc(len[i]);
 		if (!blk[i])
 			bench_fail("larson", "malloc returned NULL in the warm-up");
 		memset(blk[i], 'a', len[i] < 2 ? len[i] : 2);
@@ -252,9 +282,12 @@ static uint64_t std_warmup(void **blk, uint32_t *len, uint64_t total, uint64_t *
 	}
 	for (uint64_t k = 0; k < 4 * total; k++) {
 		uint64_t i = (uint64_t)std_draw(rng, (long)total);
-		free(blk[i]);
+		if (use_cxx)
+			cxx_delete(blk[i]);
+		else
+			free(blk[i]);
 		len[i] = std_size(rng);
-		blk[i] = malloc(len[i]);
+		blk[i] = use_cxx ? cxx_new(len[i]) : malloc(len[i]);
 		if (!blk[i])
 			bench_fail("larson", "malloc returned NULL in the warm-up");
 		memset(blk[i], 'a', len[i] < 2 ? len[i] : 2);
@@ -334,7 +367,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--standard") || positional_form)
 			standard = true;
-		if (strcmp(argv[i], "--standard") && !positional_form) {
+		if (!strcmp(argv[i], "--cxx") && !positional_form)
+			use_cxx = true;
+		else if (strcmp(argv[i], "--standard") && !positional_form) {
 			if (nargs >= 31)
 				goto bad;
 			args[nargs++] = argv[i];
@@ -370,11 +405,13 @@ int main(int argc, char **argv)
 		    "threads take the tables over (cross-thread frees).\n"
 		    "  --standard: the literature's configuration, larson 5 8 1000 5000 100\n"
 		    "  4141 T (also accepted as those seven numbers); sets the defaults\n"
-		    "  -s 5 --min 8 --max 1000 -n 5000 --rounds 100 --seed 4141.",
+		    "  -s 5 --min 8 --max 1000 -n 5000 --rounds 100 --seed 4141.\n"
+		    "  --cxx (with --standard): C++ operator new[] and delete[] instead of\n"
+		    "  malloc and free, as mimalloc-bench builds it.",
 		    opts);
 	if (threads < 1 || threads > 4096 || blocks < 1 || min_size < 1 ||
 	    min_size > max_size || max_size > UINT32_MAX || rounds < 1 ||
-	    !(seconds > 0) || !(round_len > 0) || (standard && ops) ||
+	    !(seconds > 0) || !(round_len > 0) || (standard && ops) || (use_cxx && !standard) ||
 	    (standard && (blocks > UINT64_MAX / rounds || blocks > UINT64_MAX / 4 / threads)))
 		goto bad;
 	fixed_work = ops > 0;
@@ -395,6 +432,11 @@ int main(int argc, char **argv)
 		tab[i].quota = standard ? rounds * blocks : ops / (threads * rounds);
 	}
 
+	if (use_cxx && !load_cxx()) {
+		fprintf(stderr, "larson: --cxx: no libstdc++.so.6 with operator new[]: %s\n",
+			dlerror());
+		return 2;
+	}
 	double elapsed;
 	uint64_t warm_digest = 0;
 	if (standard) {
@@ -434,7 +476,10 @@ int main(int argc, char **argv)
 			unsigned char *b = tab[i].blk[k];
 			if (standard && b && b[0] != 'a')
 				failures++;
-			free(b);
+			if (use_cxx)
+				cxx_delete(b);
+			else
+				free(b);
 		}
 	}
 	uint64_t check = 0;
