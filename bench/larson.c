@@ -355,9 +355,9 @@ int main(int argc, char **argv)
 	double seconds = 10, round_len = 0.5;
 	bool standard = false;
 
-	/* --standard (a flag, taken out before the options are parsed), or the
-	 * original's seven positional arguments: set the literature's defaults,
-	 * which options given after them override. */
+	/* --standard and --cxx are flags, taken out before the options are
+	 * parsed; --standard, or the original's seven positional arguments,
+	 * sets the literature's defaults, which options override. */
 	char *args[32];
 	int nargs = 0;
 	bool positional_form = argc == 8;
