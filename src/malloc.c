@@ -24,13 +24,24 @@ static size_t usable(const void *p)
 
 /* --- The engine's entry points. --------------------------------------- */
 
+/* A large block. When the kernel refuses the mapping, the memory the
+ * engine keeps for reuse may be what the address space lacks: give it
+ * back and ask once more. */
+static void *large_alloc(size_t size, size_t align, size_t *dirty)
+{
+	void *p = hk_large_alloc(size, align, dirty);
+	if (HK_UNLIKELY(!p) && hk_thread_reclaim())
+		p = hk_large_alloc(size, align, dirty);
+	return p;
+}
+
 static inline void *alloc(size_t size)
 {
 	if (HK_LIKELY(size <= HK_TINY_MAX))
 		return hk_tcache_alloc(hk_tiny_size_class(size), NULL);
 	if (size <= HK_SMALL_MAX)
 		return hk_tcache_alloc(hk_medium_size_class(size), NULL);
-	return hk_large_alloc(size, HK_MIN_ALIGN, NULL);
+	return large_alloc(size, HK_MIN_ALIGN, NULL);
 }
 
 /* align is a power of two. */
@@ -40,7 +51,7 @@ static inline void *alloc_aligned(size_t align, size_t size)
 		return alloc(size);
 	if (size <= HK_SMALL_MAX && align <= HK_SLOT_SIZE)
 		return hk_tcache_alloc(hk_size_class_aligned(size, align), NULL);
-	return hk_large_alloc(size, align, NULL);
+	return large_alloc(size, align, NULL);
 }
 
 HK_EXPORT void *hakmem_malloc(size_t size)
@@ -68,7 +79,7 @@ HK_EXPORT void *hakmem_calloc(size_t n, size_t size)
 			memset(p, 0, total);
 	} else {
 		size_t dirty;
-		p = hk_large_alloc(total, HK_MIN_ALIGN, &dirty);
+		p = large_alloc(total, HK_MIN_ALIGN, &dirty);
 		if (p && dirty)
 			memset(p, 0, dirty < total ? dirty : total);
 	}

@@ -28,6 +28,7 @@ struct hk_options {
 	uint64_t superslab_reserve;	/* empty SuperSlabs kept mapped */
 	uint64_t trim;			/* release empty SuperSlabs at all */
 	uint64_t trim_interval_ms;	/* periodic trim from slow paths; 0 = off */
+	uint64_t purge_decay_ms;	/* free slots stay resident this long */
 	uint64_t thread_cache;		/* keep a thread's emptied current slabs */
 	uint64_t large_cache;		/* bytes of freed large blocks kept for reuse */
 	uint64_t large_hugepages;	/* ask for huge pages for large mappings */

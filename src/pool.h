@@ -1,10 +1,9 @@
 /* The shared pool: hands slabs to size classes and takes empty ones back,
- * so memory freed by one class serves another. A SuperSlab whose slabs
- * are all back is empty; the pool keeps at most superslab_reserve empty
- * SuperSlabs and returns the rest to the OS at once, and decommits free
- * slots that stay unused (see pool.c), during normal operation (unless
- * the option trim is off). All pool state is under one lock, taken once
- * per slab (not per block). */
+ * so memory freed by one class serves another. Free slots and empty
+ * SuperSlabs are kept for reuse for about purge_decay_ms, then free slots
+ * are decommitted and empty SuperSlabs beyond superslab_reserve unmapped
+ * (see pool.c), during normal operation (unless the option trim is off).
+ * All pool state is under one lock, taken once per slab (not per block). */
 #ifndef HK_POOL_H
 #define HK_POOL_H
 
@@ -17,6 +16,14 @@ hk_slab *hk_pool_acquire(unsigned cls, bool may_map);
 
 /* Give back a slab with no live block (used == 0, not on any list). */
 void hk_pool_release(hk_slab *s);
+
+/* Run a purge tick if one is due; cheap when none is (a clock read). For
+ * allocation slow paths, so that a process that stopped freeing slabs is
+ * purged all the same. */
+void hk_pool_maybe_purge(void);
+
+/* Unmap every empty SuperSlab, the reserve too. Returns the bytes. */
+size_t hk_pool_release_empty(void);
 
 /* Release every empty SuperSlab (ignoring the reserve) and decommit the
  * free slots of the others. Returns the bytes given back. */

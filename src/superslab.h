@@ -18,6 +18,7 @@ typedef struct hk_superslab {
 	uint32_t free_mask;	/* slots not in use (pool lock) */
 	uint32_t clean_mask;	/* slots never touched since mapped or decommitted */
 	uint32_t aged_mask;	/* free dirty slots at the last purge tick (pool.c) */
+	uint64_t released_ms;	/* when a slot last came back (pool.c) */
 	struct hk_superslab *next, *prev;	/* pool lists */
 	hk_slab slab[HK_MAX_SLOTS];	/* slab[0] is unused (header slot) */
 } hk_superslab;

@@ -350,6 +350,7 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 		}
 	}
 	hk_heap_collect(h);
+	hk_pool_maybe_purge();
 	if (HK_UNLIKELY(HK_OPT(trim_interval_ms)))
 		hk_thread_maybe_trim();
 	for (;;) {

@@ -332,6 +332,11 @@ size_t hk_thread_trim(void)
 	return (before > after ? before - after : 0) + decommitted;
 }
 
+bool hk_thread_reclaim(void)
+{
+	return hk_pool_release_empty() + hk_large_trim() > 0;
+}
+
 void hk_thread_maybe_trim(void)
 {
 	static _Atomic uint64_t last_ms;

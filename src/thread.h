@@ -36,6 +36,11 @@ void hk_thread_flush(void);
  * Returns the bytes given back to the OS. */
 size_t hk_thread_trim(void);
 
+/* After the kernel refused a mapping: give back the memory kept for
+ * reuse (empty SuperSlabs, cached large mappings). Returns whether any
+ * was, so that the caller asks again. */
+bool hk_thread_reclaim(void);
+
 /* Run hk_thread_trim if trim_interval_ms has passed since the last one. */
 void hk_thread_maybe_trim(void);
 

@@ -16,6 +16,10 @@
  *      that no SuperSlab empties (a server dropping its data): the RSS
  *      falls back to at most before + a quarter of the growth + 4 MiB,
  *      and with opt.trim off it does not (the free slots are kept).
+ * Free memory is kept for reuse for about opt.purge_decay_ms (set to
+ * DECAY_MS here) and given back within two decay times, when the
+ * allocator next runs a slow path: each case waits for that (hk_settle())
+ * before it measures what came back.
  * Large blocks: each has its own mapping, unmapped on free (stats.mappings
  * and the /proc/self/maps line count return to where they were). */
 #include "../lib/check.h"
@@ -23,6 +27,7 @@
 #include <pthread.h>
 
 #define MiB ((size_t)1 << 20)
+#define DECAY_MS 50
 
 struct batch {
 	void **p;
@@ -165,8 +170,10 @@ int main(void)
 		return hk_done();
 	/* Large blocks are checked for unmapping on free: no cache of freed
 	 * ones (hakmem.api/large_cache tests the cache). */
-	uint64_t off = 0;
+	uint64_t off = 0, decay = DECAY_MS;
 	hk_ctl()("opt.large_cache", NULL, NULL, &off, sizeof off);
+	CHECK(hk_ctl()("opt.purge_decay_ms", NULL, NULL, &decay, sizeof decay) == 0,
+	      "opt.purge_decay_ms set to %d", DECAY_MS);
 
 	/* 1. one size class, main thread */
 	hk_note("1. 64 MiB of 256-byte blocks, main thread");
@@ -175,6 +182,7 @@ int main(void)
 	CHECK(bt.bytes >= total, "allocated 64 MiB of 256-byte blocks");
 	snap(&b);
 	free_batch(&bt);
+	hk_settle();
 	snap(&c);
 	check_cycle("one class, main thread", &a, &b, &c, total, 1);
 
@@ -184,6 +192,7 @@ int main(void)
 	snap(&a);
 	if (pthread_create(&t, NULL, thread_alloc_free, NULL) == 0) {
 		pthread_join(t, NULL);
+		hk_settle();
 		snap(&c);
 		check_cycle("thread frees its own, exits", &a, &tsnap, &c,
 			    48 * MiB, 0);
@@ -198,6 +207,7 @@ int main(void)
 		pthread_join(t, NULL);
 		snap(&b);
 		free_batch(&tb);
+		hk_settle();
 		snap(&c);
 		check_cycle("dead thread's blocks freed by main", &a, &b, &c,
 			    48 * MiB, 0);
@@ -211,6 +221,7 @@ int main(void)
 	alloc_batch(&bt, total, 0, 4);
 	snap(&b);
 	free_batch(&bt);
+	hk_settle();
 	snap(&c);
 	check_cycle("mixed sizes, main thread", &a, &b, &c, total, -1);
 
@@ -231,6 +242,7 @@ int main(void)
 				free(bt.p[i]);
 		}
 		bt.count = kept;
+		hk_settle();
 		snap(&c);
 		show("  before", &a);
 		show("  allocated", &b);

@@ -528,6 +528,23 @@ static inline uint64_t hk_stat_req(const char *name)
 	return v;
 }
 
+/* hakmem keeps free memory for reuse for about opt.purge_decay_ms and
+ * gives it back on a later allocation slow path. For a test that checks
+ * that memory came back: wait two decay times, then make malloc run its
+ * slow path (nine blocks of the largest small class, four to a slab, use
+ * up at least one slab). */
+static inline void hk_settle(void)
+{
+	void *v[9];
+	uint64_t decay = hk_stat_req("opt.purge_decay_ms");
+
+	hk_sleep_ms((long)(2 * decay + 10));
+	for (int i = 0; i < 9; i++)
+		v[i] = malloc(128 * 1024);
+	for (int i = 0; i < 9; i++)
+		free(v[i]);
+}
+
 /* ------------------------------------------------------------------ */
 /* Expected aborts                                                      */
 /* ------------------------------------------------------------------ */
