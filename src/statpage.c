@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lock.h"
@@ -28,6 +29,10 @@
 static struct hk_statpage placeholder;
 struct hk_statpage *hk_statpage = &placeholder;
 static int page_fd = -1;
+/* The memfd's identity: the program may have closed page_fd and reused
+ * its number, and then the descriptor is not ours to close or replace. */
+static dev_t page_dev;
+static ino_t page_ino;
 /* The address of a page turned off (see destroy), reused if turned on. */
 static void *kept;
 
@@ -58,6 +63,25 @@ static int make_fd(void)
 	return fd;
 }
 
+static void remember(int fd)
+{
+	struct stat st;
+	page_fd = fd;
+	page_dev = 0;
+	page_ino = 0;
+	if (fstat(fd, &st) == 0) {
+		page_dev = st.st_dev;
+		page_ino = st.st_ino;
+	}
+}
+
+static bool still_ours(void)
+{
+	struct stat st;
+	return page_fd >= 0 && fstat(page_fd, &st) == 0 && st.st_dev == page_dev &&
+	       st.st_ino == page_ino;
+}
+
 static void fill_header(struct hk_statpage *p)
 {
 	p->magic = HK_STATPAGE_MAGIC;
@@ -80,7 +104,7 @@ static void create(void)
 		return;
 	}
 	fill_header(p);
-	page_fd = fd;
+	remember(fd);
 	__atomic_store_n(&hk_statpage, (struct hk_statpage *)p, __ATOMIC_RELEASE);
 }
 
@@ -92,7 +116,8 @@ static void destroy(void)
 	 * mapping (for the next create) but drop the descriptor, so that
 	 * readers no longer find it. */
 	kept = p;
-	close(page_fd);
+	if (still_ours())
+		close(page_fd);
 	page_fd = -1;
 }
 
@@ -146,22 +171,29 @@ static void fork_child(void)
 	struct hk_statpage *p = hk_statpage;
 	if (p == &placeholder)
 		return;
+	bool ours = still_ours();
 	int fd = make_fd();
 	if (fd >= 0 && write(fd, p, HK_STATPAGE_SIZE) == (ssize_t)HK_STATPAGE_SIZE &&
-	    mmap(p, HK_STATPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == p &&
-	    dup3(fd, page_fd, O_CLOEXEC) == page_fd) {
-		close(fd);
+	    mmap(p, HK_STATPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == p) {
+		/* Under the inherited number if that is still the page's. */
+		if (ours && dup3(fd, page_fd, O_CLOEXEC) == page_fd) {
+			close(fd);
+			fd = page_fd;
+		}
+		remember(fd);
 		p->pid = (uint64_t)getpid();
 		return;
 	}
 	if (fd >= 0)
 		close(fd);
-	/* No copy: unmapped, the parent's page would be replaced by nothing
-	 * readable; a private anonymous page keeps the address valid. */
+	/* No copy: the child must stop writing into the parent's page. A
+	 * private page over it keeps the address valid for a poller that
+	 * still holds the old pointer. */
 	mmap(p, HK_STATPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 	     -1, 0);
 	hk_statpage = &placeholder;
-	close(page_fd);
+	if (ours)
+		close(page_fd);
 	page_fd = -1;
 }
 

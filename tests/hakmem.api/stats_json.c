@@ -155,6 +155,46 @@ static void check_options(void)
 	CHECK(hk_set_u64("epoch", 1) == 0, "publishing after the page came back");
 }
 
+static bool is_devnull(int fd)
+{
+	char path[64], target[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	return n > 0 && (target[n] = '\0', strcmp(target, "/dev/null") == 0);
+}
+
+/* A program that closes the page's descriptor and reuses its number: the
+ * library must leave that descriptor alone, in a fork child too. */
+static void check_reused_fd(void)
+{
+	int fd = page_fd();
+	if (fd < 0) {
+		FAILED("the page's descriptor is there to be closed");
+		return;
+	}
+	close(fd);
+	int null = open("/dev/null", O_RDONLY);
+	CHECK(null >= 0 && dup2(null, fd) == fd, "the page's number reused for /dev/null");
+	close(null);
+	pid_t pid = fork();
+	if (pid == 0) {
+		void *p = malloc(100); /* the child uses its heap */
+		free(p);
+		_exit(is_devnull(fd) ? 0 : 1);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "fork: the child's descriptor %d is still the program's", fd);
+	CHECK(is_devnull(fd), "fork: the parent's descriptor %d is still the program's", fd);
+	bool off = false, on = true;
+	hakmem_ctl("opt.stats_page", NULL, NULL, &off, sizeof off);
+	CHECK(is_devnull(fd), "stats_page off does not close the program's descriptor %d", fd);
+	hakmem_ctl("opt.stats_page", NULL, NULL, &on, sizeof on);
+	CHECK(page_fd() >= 0 && page_fd() != fd, "stats_page on: a page again, elsewhere");
+	close(fd);
+}
+
 static void check_names(void)
 {
 	size_t len = 0;
@@ -177,6 +217,7 @@ int main(void)
 {
 	check_json();
 	check_options();
+	check_reused_fd();
 	check_names();
 	return hk_done();
 }
