@@ -28,7 +28,8 @@ void hk_report_print(int fd);
 void hk_report_tick(void);
 
 /* Called from the allocation slow path (tcache.c), next to the periodic
- * trim: a few loads when nothing is due. */
+ * trim, and from large allocations (large.c): a few loads when nothing is
+ * due. */
 HK_INLINE void hk_report_poll(void)
 {
 	const struct hk_statpage *p = __atomic_load_n(&hk_statpage, __ATOMIC_RELAXED);

@@ -9,8 +9,8 @@
  *
  * The figures are written ("published") when the snapshot is refreshed for
  * the process itself (hakmem_ctl's epoch, the reports) and when a reader
- * asks: it increments request; the next allocation slow path of any
- * thread sees request != served, publishes, and sets served to the request
+ * asks: it increments request; the next allocation slow path (or large
+ * allocation) of any thread sees request != served, publishes, and sets served to the request
  * it answered. A process that makes no slow path does not answer; the
  * reader then shows the last figures with their age. Nothing on the fast
  * paths reads or writes the page.
