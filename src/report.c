@@ -3,7 +3,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdio.h>
+#include <stdio.h> /* rename(2) only: no stream is used */
 #include <string.h>
 #include <unistd.h>
 

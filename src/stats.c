@@ -1,7 +1,5 @@
 #include "stats.h"
 
-#include <unistd.h>
-
 #include "lock.h"
 #include "large.h"
 #include "meta.h"
