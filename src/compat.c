@@ -12,6 +12,7 @@
 #include "log.h"
 #include "options.h"
 #include "os.h"
+#include "report.h"
 #include "stats.h"
 #include "thread.h"
 
@@ -32,7 +33,7 @@ HK_EXPORT int NAME(malloc_trim)(size_t pad)
 
 HK_EXPORT void NAME(malloc_stats)(void)
 {
-	hk_stats_print(2);
+	hk_report_print(2);
 }
 
 HK_EXPORT struct mallinfo2 NAME(mallinfo2)(void)

@@ -12,6 +12,8 @@
 #include "options.h"
 #include "pool.h"
 #include "os.h"
+#include "report.h"
+#include "statpage.h"
 #include "size_class.h"
 #include "stats.h"
 #include "thread.h"
@@ -141,6 +143,18 @@ static uint64_t class_slabs(const struct ctl_item *it)
 	return s.class_slabs[it->cls];
 }
 
+#define SNAPSHOT(fn, field) \
+	static uint64_t fn(const struct ctl_item *it) \
+	{ \
+		(void)it; \
+		struct hk_stats_snapshot s; \
+		hk_stats_snapshot(&s); \
+		return s.field; \
+	}
+SNAPSHOT(resident, resident)
+SNAPSHOT(metadata, metadata)
+SNAPSHOT(remote_pending, remote_pending)
+
 static uint64_t debug_log(const struct ctl_item *it)
 {
 	(void)it;
@@ -193,6 +207,11 @@ static const struct ctl_entry fixed[] = {
 	{ "trim", CTL_ACTION, NULL, NULL, trim },
 	{ "thread.flush", CTL_ACTION, NULL, NULL, hk_thread_flush },
 	{ "ctl.names", CTL_TEXT, NULL, NULL, NULL },
+	/* Observation (report.c). */
+	{ "stats.resident", CTL_U64, resident, NULL, NULL },
+	{ "stats.metadata", CTL_U64, metadata, NULL, NULL },
+	{ "stats.remote_pending", CTL_U64, remote_pending, NULL, NULL },
+	{ "stats.json", CTL_TEXT, NULL, NULL, NULL },
 };
 
 #define NFIXED (sizeof fixed / sizeof fixed[0])
@@ -299,7 +318,7 @@ static size_t names_text(char *buf, size_t size)
 
 static const char *option_string(const struct hk_option *o)
 {
-	static __thread char buf[96] __attribute__((tls_model("initial-exec")));
+	static __thread char buf[HK_OPT_TEXT_SIZE] __attribute__((tls_model("initial-exec")));
 	if (o->type == HK_OPT_WORD)
 		return o->words[__atomic_load_n(o->value, __ATOMIC_RELAXED)];
 	return hk_option_format(o, buf, sizeof buf);
@@ -321,8 +340,8 @@ static void read_value(const struct ctl_item *it, void *out)
 
 static int write_value(const struct ctl_item *it, const void *in)
 {
-	if (!it->opt) { /* epoch */
-		hk_stats_refresh();
+	if (!it->opt) { /* epoch: also written to the statistics page */
+		hk_statpage_publish(NULL);
 		return 0;
 	}
 	uint64_t v;
@@ -339,6 +358,10 @@ static int write_value(const struct ctl_item *it, const void *in)
 		memcpy(&s, in, sizeof s);
 		if (!s || !hk_option_parse(it->opt, s, strlen(s), &v))
 			return EINVAL;
+		if (it->opt->type == HK_OPT_TEXT) {
+			hk_option_set_text(it->opt, s, strlen(s));
+			return 0;
+		}
 	}
 	HK_DEBUG(HK_LOG_CTL, "opt.%s set to %llu", it->opt->name, (unsigned long long)v);
 	return hk_option_set(it->opt, v);
@@ -365,6 +388,14 @@ HK_EXPORT int hakmem_ctl(const char *name, void *oldp, size_t *oldlenp, const vo
 			return EPERM;
 		if (!oldlenp)
 			return EINVAL;
+		/* stats.json is formatted once per call: its figures move, so
+		 * the length it needs may grow between two calls. */
+		if (strcmp(name, "stats.json") == 0) {
+			size_t need = hk_report_json(oldp, oldp ? *oldlenp : 0) + 1;
+			int err = oldp && *oldlenp < need ? EINVAL : 0;
+			*oldlenp = need;
+			return err;
+		}
 		size_t need = names_text(NULL, 0);
 		if (oldp && *oldlenp < need) {
 			*oldlenp = need;

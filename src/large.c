@@ -8,6 +8,7 @@
 #include "log.h"
 #include "options.h"
 #include "os.h"
+#include "report.h"
 #include "stats.h"
 #include "vg.h"
 
@@ -249,6 +250,7 @@ size_t hk_large_trim(void)
 
 void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 {
+	hk_report_poll(); /* as the small-block slow path does */
 	size_t offset = align > HK_LARGE_HEADER ? align : HK_LARGE_HEADER;
 	size_t map_align = align > HK_SLOT_SIZE ? align : HK_SLOT_SIZE;
 	size_t map_size = map_size_for(offset, size);

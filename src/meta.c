@@ -7,6 +7,7 @@
 
 static hk_lock_t meta_lock = HK_LOCK_INIT;
 static char *meta_cur, *meta_end;
+static _Atomic uint64_t meta_mapped;
 
 void *hk_meta_alloc(size_t size)
 {
@@ -19,6 +20,7 @@ void *hk_meta_alloc(size_t size)
 			hk_unlock(&meta_lock);
 			return NULL;
 		}
+		atomic_fetch_add_explicit(&meta_mapped, chunk, memory_order_relaxed);
 		meta_cur = p;
 		meta_end = p + chunk;
 	}
@@ -26,6 +28,11 @@ void *hk_meta_alloc(size_t size)
 	meta_cur += size;
 	hk_unlock(&meta_lock);
 	return r;
+}
+
+uint64_t hk_meta_mapped_bytes(void)
+{
+	return atomic_load_explicit(&meta_mapped, memory_order_relaxed);
 }
 
 void hk_meta_fork_prepare(void)

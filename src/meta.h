@@ -8,6 +8,9 @@
 /* Zeroed memory of size bytes aligned to a cache line, or NULL (ENOMEM). */
 void *hk_meta_alloc(size_t size);
 
+/* Bytes mapped for bookkeeping so far (for stats.metadata). */
+uint64_t hk_meta_mapped_bytes(void);
+
 void hk_meta_fork_prepare(void);
 void hk_meta_fork_parent(void);
 void hk_meta_fork_child(void);

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "signals.h"
+#include "statpage.h"
 #include "stats.h"
 
 #ifndef HAKMEM_CONF_FILE
@@ -30,9 +31,14 @@ struct hk_options hk_opt = {
 	.stats_print = 0,
 	.crash_report = 0,
 	.log = 0,
+	.stats_format = HK_STATS_TEXT,
+	.stats_interval_ms = 0,
+	.stats_page = 1,
+	.stats_file = "",
 };
 
 static const char *const misuse_words[] = { "abort", "report", NULL };
+static const char *const stats_format_words[] = { "text", "json", NULL };
 #ifdef HAKMEM_DEBUG_LOG
 static const char *const log_words[] = { "os", "superslab", "pool", "thread", "large", "ctl", NULL };
 #endif
@@ -59,6 +65,14 @@ const struct hk_option hk_options[] = {
 	{ "crash_report", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.crash_report, NULL },
 	{ "fail_mmap_every", HK_OPT_U64, HK_OPT_ANYTIME, 0, 1000000, NULL, &hk_opt.fail_mmap_every,
 	  NULL },
+	/* Observation (report.c, statpage.c). */
+	{ "stats_format", HK_OPT_WORD, HK_OPT_ANYTIME, 0, 1, stats_format_words,
+	  &hk_opt.stats_format, NULL },
+	{ "stats_file", HK_OPT_TEXT, HK_OPT_ANYTIME, 0, 0, NULL, (uint64_t *)hk_opt.stats_file,
+	  NULL },
+	{ "stats_interval_ms", HK_OPT_U64, HK_OPT_ANYTIME, 0, 86400000, NULL,
+	  &hk_opt.stats_interval_ms, NULL },
+	{ "stats_page", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.stats_page, NULL },
 #ifdef HAKMEM_DEBUG_LOG
 	{ "log", HK_OPT_LIST, HK_OPT_ANYTIME, 0, 0, log_words, &hk_opt.log, NULL },
 #endif
@@ -84,9 +98,15 @@ static int word_index(const char *const *words, const char *text, size_t len)
 
 bool hk_option_parse(const struct hk_option *o, const char *text, size_t len, uint64_t *out)
 {
+	if (o->type == HK_OPT_TEXT) {
+		*out = len;
+		return len < HK_OPT_TEXT_SIZE && !memchr(text, '\0', len);
+	}
 	if (len == 0)
 		return false;
 	switch (o->type) {
+	case HK_OPT_TEXT:
+		return false;
 	case HK_OPT_BOOL:
 		if (word_eq(text, len, "1") || word_eq(text, len, "true") ||
 		    word_eq(text, len, "yes") || word_eq(text, len, "on")) {
@@ -162,6 +182,9 @@ const char *hk_option_format(const struct hk_option *o, char *buf, size_t size)
 				n += hk_fmt(buf + n, size - n, "%s%s", n ? "," : "", o->words[i]);
 		break;
 	}
+	case HK_OPT_TEXT:
+		hk_option_text(o, buf, size);
+		break;
 	}
 	return buf;
 }
@@ -173,7 +196,51 @@ int hk_option_set(const struct hk_option *o, uint64_t value)
 	__atomic_store_n(o->value, value, __ATOMIC_RELAXED);
 	if (o->value == &hk_opt.crash_report)
 		hk_signals_update();
+	if (o->value == &hk_opt.stats_page)
+		hk_statpage_update();
 	return 0;
+}
+
+/* Text values change rarely (ctl) and are read rarely (a report): an even
+ * count means no writer; a writer makes it odd while it copies. */
+static _Atomic unsigned text_seq;
+
+void hk_option_set_text(const struct hk_option *o, const char *text, size_t len)
+{
+	char *dst = (char *)o->value;
+	unsigned seq = atomic_load_explicit(&text_seq, memory_order_relaxed) & ~1u;
+	while (!atomic_compare_exchange_weak(&text_seq, &seq, seq + 1))
+		seq &= ~1u;
+	for (size_t i = 0; i < len; i++)
+		__atomic_store_n(&dst[i], text[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&dst[len], '\0', __ATOMIC_RELAXED);
+	atomic_store_explicit(&text_seq, seq + 2, memory_order_release);
+}
+
+void hk_option_text(const struct hk_option *o, char *buf, size_t size)
+{
+	const char *src = (const char *)o->value;
+	/* Bounded, in case a fork left a writer's odd count behind. */
+	for (unsigned tries = 0;; tries++) {
+		unsigned seq = atomic_load_explicit(&text_seq, memory_order_acquire);
+		size_t i = 0;
+		for (; i + 1 < size && i + 1 < HK_OPT_TEXT_SIZE; i++)
+			if (!(buf[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED)))
+				break;
+		buf[i] = '\0';
+		atomic_thread_fence(memory_order_acquire);
+		if ((!(seq & 1) && atomic_load_explicit(&text_seq, memory_order_relaxed) == seq) ||
+		    tries >= 1000)
+			return;
+	}
+}
+
+const struct hk_option *hk_option_find(const char *name)
+{
+	for (size_t i = 0; i < hk_options_count; i++)
+		if (strcmp(hk_options[i].name, name) == 0)
+			return &hk_options[i];
+	return NULL;
 }
 
 /* Apply "name = value" from a source; complain about what is wrong and keep
@@ -193,13 +260,22 @@ static void apply(const char *where, const char *name, size_t nlen, const char *
 		return;
 	}
 	uint64_t v;
-	char cur[64];
+	char cur[HK_OPT_TEXT_SIZE];
+	/* HAKMEM_STATS=json: the exit report, as JSON. */
+	if (o->value == &hk_opt.stats_print && word_eq(val, vlen, "json")) {
+		__atomic_store_n(&hk_opt.stats_format, HK_STATS_JSON, __ATOMIC_RELAXED);
+		val = "1";
+		vlen = 1;
+	}
 	if (!hk_option_parse(o, val, vlen, &v)) {
 		hk_message("%s: bad value '%.*s' for %s; keeping %s", where, (int)vlen, val,
 			   o->name, hk_option_format(o, cur, sizeof cur));
 		return;
 	}
-	__atomic_store_n(o->value, v, __ATOMIC_RELAXED);
+	if (o->type == HK_OPT_TEXT)
+		hk_option_set_text(o, val, vlen);
+	else
+		__atomic_store_n(o->value, v, __ATOMIC_RELAXED);
 }
 
 static bool is_space(char c)

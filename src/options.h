@@ -12,6 +12,10 @@
 #include "common.h"
 
 enum hk_misuse { HK_MISUSE_ABORT, HK_MISUSE_REPORT };
+enum hk_stats_format { HK_STATS_TEXT, HK_STATS_JSON };
+
+/* Room for a text option's value, with its terminating NUL. */
+#define HK_OPT_TEXT_SIZE 256
 
 /* Debug-log subsystems (HAKMEM_LOG=os,superslab,... or all). */
 enum {
@@ -38,13 +42,20 @@ struct hk_options {
 	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
 	uint64_t log;			/* debug-log subsystems (debug builds) */
 	uint64_t fail_mmap_every;	/* testing: every Nth engine mmap fails; 0 = off */
+	/* Observation (report.c, statpage.c). */
+	uint64_t stats_format;		/* enum hk_stats_format, of every report */
+	uint64_t stats_interval_ms;	/* periodic report from slow paths; 0 = off */
+	uint64_t stats_page;		/* the page hakmem-stat reads */
+	_Alignas(uint64_t) char stats_file[HK_OPT_TEXT_SIZE];	/* "": stderr; %p: the PID */
 };
 
 extern struct hk_options hk_opt;
 
 #define HK_OPT(field) __atomic_load_n(&hk_opt.field, __ATOMIC_RELAXED)
 
-enum hk_opt_type { HK_OPT_BOOL, HK_OPT_U64, HK_OPT_WORD, HK_OPT_LIST };
+/* HK_OPT_TEXT: value points to a char[HK_OPT_TEXT_SIZE] (cast), which is
+ * read with hk_option_text only, never with HK_OPT. */
+enum hk_opt_type { HK_OPT_BOOL, HK_OPT_U64, HK_OPT_WORD, HK_OPT_LIST, HK_OPT_TEXT };
 
 enum hk_opt_when {
 	HK_OPT_ANYTIME,		/* hakmem_ctl may change it at any time */
@@ -78,5 +89,13 @@ const char *hk_option_format(const struct hk_option *o, char *buf, size_t size);
 /* Apply a new value (already validated); returns an errno value (EAGAIN
  * when the option can no longer change). Has the option's side effects. */
 int hk_option_set(const struct hk_option *o, uint64_t value);
+
+/* Set or read a text option (len bytes, no NUL among them, shorter than
+ * HK_OPT_TEXT_SIZE). Readers never see a value half written. */
+void hk_option_set_text(const struct hk_option *o, const char *text, size_t len);
+void hk_option_text(const struct hk_option *o, char *buf, size_t size);
+
+/* The option named name, or NULL. */
+const struct hk_option *hk_option_find(const char *name);
 
 #endif

@@ -1,12 +1,11 @@
 #include "stats.h"
 
-#include <unistd.h>
-
 #include "lock.h"
-#include "log.h"
-#include "options.h"
+#include "large.h"
+#include "meta.h"
 #include "os.h"
 #include "pool.h"
+#include "superslab.h"
 #include "thread.h"
 
 struct hk_global_stats hk_gstats;
@@ -38,13 +37,30 @@ static void count_slab(const hk_slab *s, void *arg)
 	snap->class_blocks[s->cls] += used;
 	snap->class_slabs[s->cls]++;
 	snap->allocated += (uint64_t)used * s->block_size;
+	/* Pages up to the bump pointer have been handed out, so touched. */
+	const char *bump = __atomic_load_n(&s->bump, __ATOMIC_RELAXED);
+	const char *base = (const char *)((uintptr_t)s->start & ~(HK_SLOT_SIZE - 1));
+	if (bump > base)
+		snap->resident += hk_align_up((size_t)(bump - base), HK_PAGE_SIZE);
+	if (atomic_load_explicit(&s->xtf, memory_order_relaxed) & ~HK_XTF_STATE)
+		snap->remote_pending++;
 }
 
 uint64_t hk_stats_refresh(void)
 {
 	struct hk_stats_snapshot fresh = { 0 };
 	hk_pool_each_slab(count_slab, &fresh);
-	fresh.allocated += hk_stats_get(&hk_gstats.large_bytes);
+	uint64_t large = hk_stats_get(&hk_gstats.large_bytes);
+	uint64_t large_headers = hk_stats_get(&hk_gstats.large_live) * HK_LARGE_HEADER;
+	uint64_t engine = hk_stats_get(&hk_gstats.ss_live) *
+			  hk_align_up(sizeof(hk_superslab), HK_PAGE_SIZE) +
+			  hk_meta_mapped_bytes();
+	uint64_t dirty, purged;
+	hk_pool_counts(&dirty, &purged);
+	fresh.allocated += large;
+	fresh.metadata = engine + large_headers;
+	/* Large headers lie in the large mappings, already counted. */
+	fresh.resident += dirty + large + hk_stats_get(&hk_gstats.large_cached) + engine;
 	hk_lock(&snapshot_lock);
 	fresh.epoch = snapshot.epoch + 1;
 	snapshot = fresh;
@@ -73,55 +89,6 @@ uint64_t hk_stats_remote_frees(void)
 {
 	return hk_thread_sum(offsetof(hk_heap, remote_frees)) +
 	       hk_stats_get(&hk_gstats.remote_frees);
-}
-
-static void line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void line(int fd, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
-	size_t n = hk_vfmt(buf, sizeof buf - 1, fmt, ap);
-	va_end(ap);
-	buf[n++] = '\n';
-	hk_write_all(fd, buf, n);
-}
-
-void hk_stats_print(int fd)
-{
-	hk_stats_refresh();
-	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
-	line(fd, "hakmem statistics (process %d)", (int)getpid());
-	line(fd, "  allocated          %12llu bytes in blocks in use",
-	     (unsigned long long)s.allocated);
-	line(fd, "  mapped             %12llu bytes in %llu mappings",
-	     (unsigned long long)hk_os_mapped_bytes(), (unsigned long long)hk_os_mappings());
-	line(fd, "  superslabs         %12llu live, %llu created, %llu released",
-	     (unsigned long long)hk_stats_get(&hk_gstats.ss_live),
-	     (unsigned long long)hk_stats_get(&hk_gstats.ss_created),
-	     (unsigned long long)hk_stats_get(&hk_gstats.ss_released));
-	uint64_t dirty, purged;
-	hk_pool_counts(&dirty, &purged);
-	line(fd, "  free slots         %12llu bytes resident, %llu decommitted so far",
-	     (unsigned long long)dirty, (unsigned long long)purged);
-	line(fd, "  large blocks       %12llu live, %llu bytes",
-	     (unsigned long long)hk_stats_get(&hk_gstats.large_live),
-	     (unsigned long long)hk_stats_get(&hk_gstats.large_bytes));
-	line(fd, "  frees              %12llu local, %llu remote",
-	     (unsigned long long)hk_stats_local_frees(), (unsigned long long)hk_stats_remote_frees());
-	line(fd, "  class  block size  blocks in use  slabs");
-	for (unsigned c = 0; c < HK_NCLASSES; c++)
-		if (s.class_slabs[c])
-			line(fd, "  %5u  %10u  %13llu  %5llu", c, (unsigned)hk_class_size(c),
-			     (unsigned long long)s.class_blocks[c], (unsigned long long)s.class_slabs[c]);
-}
-
-__attribute__((destructor)) static void print_at_exit(void)
-{
-	if (HK_OPT(stats_print))
-		hk_stats_print(2);
 }
 
 void hk_stats_fork_prepare(void)

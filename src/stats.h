@@ -40,6 +40,14 @@ void hk_stats_superslab_released(size_t size);
 struct hk_stats_snapshot {
 	uint64_t epoch;
 	uint64_t allocated;	/* bytes in blocks in use, small and large */
+	/* An upper bound of the resident bytes, as jemalloc's stats.resident:
+	 * the pages of slabs up to their bump pointer, free slots not
+	 * decommitted, large mappings in use and cached, and the metadata. */
+	uint64_t resident;
+	/* Bookkeeping: the touched part of SuperSlab headers, the meta
+	 * mappings (thread heaps, registry leaves), large block headers. */
+	uint64_t metadata;
+	uint64_t remote_pending;	/* slabs with remote frees not yet drained */
 	uint64_t class_blocks[HK_NCLASSES];
 	uint64_t class_slabs[HK_NCLASSES];
 };
@@ -57,7 +65,5 @@ void hk_stats_fork_prepare(void);
 void hk_stats_fork_parent(void);
 void hk_stats_fork_child(void);
 
-/* The readable table that stats_print writes at exit (and malloc_stats). */
-void hk_stats_print(int fd);
 
 #endif

@@ -9,6 +9,7 @@
 #include "options.h"
 #include "pool.h"
 #include "remote.h"
+#include "report.h"
 #include "stats.h"
 #include "thread.h"
 #include "vg.h"
@@ -353,6 +354,7 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 	hk_pool_maybe_purge();
 	if (HK_UNLIKELY(HK_OPT(trim_interval_ms)))
 		hk_thread_maybe_trim();
+	hk_report_poll();
 	for (;;) {
 		hk_slab *s = h->cur[cls];
 		if (s != &hk_empty_slab) {

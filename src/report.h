@@ -1,0 +1,42 @@
+/* Reports of the statistics: every figure of the tree (stats, pool, os),
+ * as the readable table or as JSON (opt.stats_format), to stderr or to
+ * the file opt.stats_file names (%p: the PID). Written at exit
+ * (opt.stats_print), every opt.stats_interval_ms from the allocation slow
+ * path (no thread), by malloc_stats(), and as ctl's stats.json. The slow
+ * path's poll also answers the statistics page's requests (statpage.h).
+ * Nothing here allocates. */
+#ifndef HK_REPORT_H
+#define HK_REPORT_H
+
+#include "common.h"
+#include "options.h"
+#include "statpage.h"
+
+/* The figures of the latest snapshot (taking one first if refresh) and
+ * the current counters. */
+void hk_report_collect(struct hk_figures *f, bool refresh);
+
+/* The tree as one line of JSON (latest snapshot) into buf, always NUL-
+ * terminated when size > 0; returns the length it needs, without the NUL. */
+size_t hk_report_json(char *buf, size_t size);
+
+/* The readable table (a fresh snapshot) to fd. */
+void hk_report_print(int fd);
+
+/* The slow path's work: a periodic report when due, and the page's
+ * pending request. */
+void hk_report_tick(void);
+
+/* Called from the allocation slow path (tcache.c), next to the periodic
+ * trim, and from large allocations (large.c): a few loads when nothing is
+ * due. */
+HK_INLINE void hk_report_poll(void)
+{
+	const struct hk_statpage *p = __atomic_load_n(&hk_statpage, __ATOMIC_RELAXED);
+	if (HK_UNLIKELY(HK_OPT(stats_interval_ms) != 0 ||
+			__atomic_load_n(&p->request, __ATOMIC_RELAXED) !=
+				__atomic_load_n(&p->served, __ATOMIC_RELAXED)))
+		hk_report_tick();
+}
+
+#endif
