@@ -231,6 +231,8 @@ hk_slab *hk_pool_acquire(unsigned cls, bool may_map)
 
 void hk_pool_release(hk_slab *s)
 {
+	if (!hk_slab_check_empty(s))
+		return;
 	/* Descriptors live in the first slot of their SuperSlab, which is
 	 * aligned to at least 2^HK_SS_SHIFT_MIN. */
 	hk_superslab *ss = (hk_superslab *)((uintptr_t)s & ~(((uintptr_t)1 << HK_SS_SHIFT_MIN) - 1));

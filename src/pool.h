@@ -14,7 +14,8 @@
  * only slots already mapped are used. NULL (errno ENOMEM) if none. */
 hk_slab *hk_pool_acquire(unsigned cls, bool may_map);
 
-/* Give back a slab with no live block (used == 0, not on any list). */
+/* Give back a slab with no live block (used == 0, not on any list). A
+ * slab that fails hk_slab_check_empty (a double free) is kept out. */
 void hk_pool_release(hk_slab *s);
 
 /* Run a purge tick if one is due; cheap when none is (a clock read). For

@@ -7,6 +7,7 @@
 
 bool hk_remote_push(hk_slab *s, hk_block *b)
 {
+	b->key = hk_free_key.remote;
 	uintptr_t old = atomic_load_explicit(&s->xtf, memory_order_relaxed), new;
 	do {
 		if ((old & HK_XTF_STATE) == HK_XTF_NOTIFY) {
@@ -68,21 +69,43 @@ void hk_remote_unpark(hk_slab *s)
 
 uint32_t hk_remote_splice(hk_slab *s, hk_block *list)
 {
-	if (!list)
-		return 0;
-	uint32_t n = 1;
-	hk_block *tail = list;
-	while (tail->next) {
-		tail = tail->next;
+	uint32_t n = 0;
+	uintptr_t x = 0;
+	hk_block *tail = NULL;
+	for (hk_block *b = list; b; b = b->next) {
+		if (HK_UNLIKELY(!hk_slab_holds_free(s, b, hk_free_key.remote))) {
+			/* Freed again by the owner after a remote free (it has
+			 * the local key, and its link now leads into the free
+			 * list): the rest of the list is dropped. */
+			hk_report_double_free("free()", b);
+			if (tail)
+				tail->next = NULL;
+			else
+				list = NULL;
+			break;
+		}
 		if (HK_UNLIKELY(++n > s->used))
 			hk_fatal("heap corruption: remote free list of slab %p holds more blocks "
 				 "than are in use (double free?)", (void *)s->start);
+		b->key = hk_free_key.value;
+		x ^= (uintptr_t)b;
+		tail = b;
 	}
-	if (HK_UNLIKELY(n > s->used))
-		hk_fatal("heap corruption: remote free into slab %p with no block in use "
-			 "(double free?)", (void *)s->start);
+	if (!list)
+		return 0;
 	tail->next = s->free;
 	s->free = list;
+	s->xsum ^= x;
 	s->used -= n;
 	return n;
+}
+
+hk_slab *hk_remote_block_slab(hk_block *b)
+{
+	uintptr_t e = hk_registry_lookup(b);
+	hk_slab *s = hk_reg_slab(e);
+	if (HK_LIKELY((e & HK_REG_SLAB) && hk_slab_holds_free(s, b, hk_free_key.remote)))
+		return s;
+	hk_report_double_free("free()", b);
+	return NULL;
 }

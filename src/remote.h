@@ -36,7 +36,14 @@ hk_block *hk_remote_drain_park(hk_slab *s);
 void hk_remote_unpark(hk_slab *s);
 
 /* Append list to s's free list and count it off s->used; returns how many
- * blocks it held. Owner only. */
+ * blocks it held. Owner only. A block without the remote key (freed
+ * again after its remote free, see slab.h) is reported and the list cut
+ * before it. */
 uint32_t hk_remote_splice(hk_slab *s, hk_block *list);
+
+/* The slab of b, a block taken from a heap's delayed list; or NULL after
+ * reporting it when it is not a block with the remote key (then the
+ * caller drops the rest of the list, whose link b no longer holds). */
+hk_slab *hk_remote_block_slab(hk_block *b);
 
 #endif

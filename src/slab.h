@@ -2,7 +2,7 @@
  *
  * Ownership: a slab is owned by one thread heap (owner), by nobody
  * (abandoned: owner == NULL, on the abandoned list), or by the pool
- * (block_size == 0). Only the owner touches free, used and the links.
+ * (block_size == 0). Only the owner touches free, used, xsum and the links.
  *
  * Accounting invariant: used == blocks handed out by malloc and not yet
  * back on this slab's free list, plus one while the slab is pinned as its
@@ -11,6 +11,19 @@
  * when the owner drains the block (remote.c). So every free counts exactly
  * once, and used == 0 means no block of the slab is live or in flight and
  * no heap allocates from it: only then may the slab go back to the pool.
+ *
+ * Double frees. The free fast path never loads from the block (a cold
+ * block would stall it): it stores the local key, and refuses only a block
+ * that is already the head of the free list (an immediate double free,
+ * which the slow path reports). A block on a remote list (xtf, a heap's
+ * delayed list) carries the remote key instead. Every walk of a list
+ * checks the key of each block before it follows the link: malloc before
+ * it hands a block out (a block freed twice was handed out once already
+ * and has lost its key), the drains before they take a remote list in (a
+ * block freed remotely and then locally has the local key). A double free
+ * that drives used to 0 while a block is still live is caught when the
+ * slab empties: xsum, the XOR of the addresses on the free list, must then
+ * equal bumpx, the XOR of every block ever handed out.
  *
  * xtf is the remote-free list: a block pointer with a two-bit state in the
  * low bits (blocks are 16-byte aligned), pushed by other threads with CAS
@@ -53,15 +66,19 @@ typedef struct hk_slab {
 	uint64_t inv16;		/* hk_classes' inv << 16 (hk_slab_is_block) */
 	_Atomic uintptr_t owner;	/* heap, | HK_OWNER_FULL when on its full list */
 	char *bump;		/* next never-used block */
+	uintptr_t xsum;		/* XOR of the addresses on the free list */
 	uint8_t cls;
 	uint8_t slots;		/* slots spanned */
 	uint8_t where;		/* enum hk_slab_where */
 	uint8_t clean;		/* never-used blocks read as zero */
 	uint8_t pinned;		/* used holds one extra count for being current */
+	uint8_t tainted;	/* a double free was reported (report mode) and
+				 * the free list dropped: xsum is not checked */
 	/* Written by other threads: keep it off the owner's line. */
 	_Atomic uintptr_t xtf __attribute__((aligned(HK_CACHELINE)));
 	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
 	char *end;		/* end of the last block */
+	uintptr_t bumpx;	/* XOR of the addresses of every block bumped */
 } hk_slab;
 
 _Static_assert(sizeof(hk_slab) == 2 * HK_CACHELINE, "a slab descriptor is two lines");
@@ -84,10 +101,12 @@ HK_INLINE void hk_slab_set_owner(hk_slab *s, struct hk_heap *h, bool full)
 			      memory_order_release);
 }
 
-/* The key stored in free blocks; random per process. Written once at
- * start-up and read by every free, so it has a cache line to itself. */
+/* The keys stored in free blocks, random per process: value in blocks on
+ * a slab's free list, remote in blocks on a remote list. Written once at
+ * start-up and read by every free, they have a cache line to themselves. */
 struct hk_free_key {
 	uintptr_t value;
+	uintptr_t remote;
 } __attribute__((aligned(HK_CACHELINE)));
 extern struct hk_free_key hk_free_key;
 
@@ -149,7 +168,30 @@ HK_INLINE hk_block *hk_slab_bump(hk_slab *s)
 		return NULL;
 	hk_block *b = (hk_block *)s->bump;
 	__atomic_store_n(&s->bump, s->bump + s->block_size, __ATOMIC_RELAXED);
+	s->bumpx ^= (uintptr_t)b;
 	return b;
 }
+
+/* Whether b, found on a list of s, is a block of s with key: a free block
+ * that may be handed out (hk_free_key.value) or taken from a remote list
+ * (hk_free_key.remote). */
+HK_INLINE bool hk_slab_holds_free(const hk_slab *s, const hk_block *b, uintptr_t key)
+{
+	return hk_slab_is_block(s, b) && b->key == key;
+}
+
+/* Report a double free of p found by what ("free()", "malloc()"). */
+void hk_report_double_free(const char *what, const void *p);
+
+/* Called when used reached 0, before the slab goes back to the pool:
+ * checks that every block ever handed out is on the free list. If not (a
+ * double free drove used to 0 while a block is live), reports it and
+ * returns false: the slab is then kept out of the pool for good. */
+bool hk_slab_check_empty(hk_slab *s);
+
+/* Report-mode recovery after a walk of s's free list met b, which is not
+ * a free block of s: report it, drop the list (its blocks stay unused
+ * until the slab is released) and count b, freed twice, back into used. */
+void hk_slab_drop_free_list(hk_slab *s, const hk_block *b);
 
 #endif

@@ -30,11 +30,6 @@ HK_COLD static void report_invalid(const char *what, const void *p)
 	hk_misuse("%s: %p was not returned by malloc (or was already freed)", what, p);
 }
 
-HK_COLD static void report_double_free(const void *p)
-{
-	hk_misuse("free(): double free of %p", p);
-}
-
 static hk_slab_list *list_of(hk_heap *h, const hk_slab *s)
 {
 	return s->where == HK_WHERE_FULL ? &h->full[s->cls] : &h->partial[s->cls];
@@ -73,7 +68,9 @@ void hk_slab_emptied(hk_heap *h, hk_slab *s)
 static void free_local(hk_heap *h, hk_slab *s, hk_block *b)
 {
 	b->next = s->free;
+	b->key = hk_free_key.value;
 	s->free = b;
+	s->xsum ^= (uintptr_t)b;
 	s->used--;
 	h->local_frees++;
 	if (s->where == HK_WHERE_FULL)
@@ -87,7 +84,9 @@ static void free_local(hk_heap *h, hk_slab *s, hk_block *b)
 static void free_delivered(hk_heap *h, hk_slab *s, hk_block *b)
 {
 	b->next = s->free;
+	b->key = hk_free_key.value;
 	s->free = b;
+	s->xsum ^= (uintptr_t)b;
 	s->used--;
 	if (s->where != HK_WHERE_CUR && !h->exiting)
 		hk_remote_splice(s, hk_remote_drain_park(s));
@@ -143,8 +142,10 @@ void hk_heap_collect(hk_heap *h)
 		return;
 	hk_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
 	while (b) {
+		hk_slab *s = hk_remote_block_slab(b);
+		if (!s)
+			break;
 		hk_block *next = b->next;
-		hk_slab *s = hk_reg_slab(hk_registry_lookup(b));
 		if (hk_slab_owner(s) == h)
 			free_delivered(h, s, b);
 		else
@@ -255,8 +256,9 @@ static void free_slow(void *p, uintptr_t e)
 		return;
 	}
 	hk_block *b = p;
-	if (key_of(b) == hk_free_key.value) {
-		report_double_free(p);
+	uintptr_t key = key_of(b);
+	if (key == hk_free_key.value || key == hk_free_key.remote) {
+		hk_report_double_free("free()", p);
 		return;
 	}
 	if (HK_UNLIKELY(hk_vg_on)) {
@@ -279,12 +281,19 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
 	if (!s->free)
 		hk_remote_splice(s, hk_remote_drain(s));
 	hk_block *b = s->free;
-	if (b) {
-		if (HK_UNLIKELY(HK_OPT(hardened)) && (!hk_slab_is_block(s, b) || b->key != hk_free_key.value))
+	if (b && HK_UNLIKELY(!hk_slab_holds_free(s, b, hk_free_key.value))) {
+		/* In hardened mode every free was checked: this is a write
+		 * after free. Else most likely a block freed twice. */
+		if (HK_UNLIKELY(HK_OPT(hardened)))
 			hk_fatal("heap corruption: the free list of slab %p holds %p, not a free block "
 				 "of it (written after free?)",
 				 (void *)s->start, (void *)b);
+		hk_slab_drop_free_list(s, b);
+		b = NULL;
+	}
+	if (b) {
 		s->free = b->next;
+		s->xsum ^= (uintptr_t)b;
 		b->key = 0;
 		if (zeroed)
 			*zeroed = false;
@@ -406,7 +415,8 @@ size_t hk_block_usable(const void *p, const char *what, hk_large **large)
 			return n;
 	} else {
 		hk_slab *s = hk_reg_slab(e);
-		if (s->block_size && hk_slab_is_block(s, p) && key_of(p) != hk_free_key.value)
+		if (s->block_size && hk_slab_is_block(s, p) && key_of(p) != hk_free_key.value &&
+		    key_of(p) != hk_free_key.remote)
 			return s->block_size;
 	}
 	report_invalid(what, p);

@@ -81,31 +81,30 @@ void hk_heap_collect(hk_heap *h);
 /* Hardened mode: free every block waiting in h's quarantine. */
 void hk_quarantine_flush(hk_heap *h);
 
-/* A block of class cls. zeroed as for hk_alloc_slow.
- * malloc's fast path is 18 instructions (size class, heap, pop, ret):
- * `objdump -d src/.libs/libhakmem.so.1` of hakmem_malloc in a build
- * configured with ac_cv_header_valgrind_valgrind_h=no; together with
- * free, 64 per pair counted by `bench/run --only callgrind`. */
+/* A block of class cls. zeroed as for hk_alloc_slow. A block without the
+ * key (freed twice, see slab.h) goes to the slow path, which reports it.
+ * 21 instructions with the ret: objdump -d of hakmem_malloc in a build
+ * configured with ac_cv_header_valgrind_valgrind_h=no. */
 HK_INLINE void *hk_tcache_alloc(size_t cls, bool *zeroed)
 {
 	hk_slab *s = hk_tls_heap->cur[cls];
 	hk_block *b = s->free;
-	if (HK_UNLIKELY(!b))
+	if (HK_UNLIKELY(!b || b->key != hk_free_key.value))
 		return hk_alloc_slow((unsigned)cls, zeroed);
 	s->free = b->next;
 	s->used++;
+	s->xsum ^= (uintptr_t)b;
 	b->key = 0;
 	if (zeroed)
 		*zeroed = false;
 	return b;
 }
 
-/* Any pointer (NULL too: the slow path takes it). 40 instructions, counted
- * as for hk_tcache_alloc: 13 for the registry, 8 for the block-start check,
- * 3 for the key check, the rest the owner test and the push. The key is
- * loaded from the block: on the Larson runs of doc/performance.md a build
- * without that load was not measurably faster (the program touches the
- * block it frees), so a double free is caught at the second free. */
+/* Any pointer (NULL too: the slow path takes it). Stores into the block
+ * and loads nothing from it (slab.h, Double frees). 39 instructions with
+ * the ret, counted as for hk_tcache_alloc: 13 for the registry, 8 for the
+ * block-start check, the rest the owner test, the push and the counts.
+ * With malloc, 62 per pair: bench/run --only callgrind. */
 HK_INLINE void hk_free_fast(void *p)
 {
 	uintptr_t e = hk_registry_lookup(p);
@@ -113,12 +112,12 @@ HK_INLINE void hk_free_fast(void *p)
 		hk_slab *s = hk_reg_slab(e);
 		hk_heap *h = hk_tls_heap;
 		hk_block *b = p;
-		uintptr_t key = hk_free_key.value;
 		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
-			      hk_slab_is_block(s, p) && b->key != key)) {
+			      hk_slab_is_block(s, p) && b != s->free)) {
 			b->next = s->free;
-			b->key = key;
+			b->key = hk_free_key.value;
 			s->free = b;
+			s->xsum ^= (uintptr_t)b;
 			h->local_frees++;
 			if (HK_UNLIKELY(--s->used == 0))
 				hk_slab_emptied(h, s);

@@ -65,6 +65,9 @@ void hk_global_init(void)
 	hk_options_init();
 	hk_signals_update();
 	hk_free_key.value = random_key();
+	hk_free_key.remote = random_key();
+	if (hk_free_key.remote == hk_free_key.value)
+		hk_free_key.remote ^= 2;
 	hk_vg_on = HK_VG_RUNNING();
 	/* The key comes first: pthread_atfork may itself allocate. */
 	pthread_key_create(&heap_key, thread_exit);
@@ -253,7 +256,7 @@ void hk_thread_collect_orphans(hk_heap *h)
 		if (o->live || !atomic_load_explicit(&o->delayed, memory_order_relaxed))
 			continue;
 		hk_block *b = atomic_exchange_explicit(&o->delayed, NULL, memory_order_acquire);
-		while (b) {
+		while (b && hk_remote_block_slab(b)) {
 			hk_block *next = b->next;
 			b->next = list;
 			list = b;
