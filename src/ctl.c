@@ -12,6 +12,7 @@
 #include "options.h"
 #include "pool.h"
 #include "os.h"
+#include "prof.h"
 #include "size_class.h"
 #include "stats.h"
 #include "thread.h"
@@ -28,7 +29,7 @@ struct ctl_item {
 	const char *str;				/* str */
 	const struct hk_option *opt;
 	unsigned cls;
-	void (*act)(void);
+	int (*act)(void);	/* returns 0 or an errno value */
 };
 
 static size_t type_size(enum ctl_type t)
@@ -156,9 +157,28 @@ static uint64_t option_value(const struct ctl_item *it)
 	return __atomic_load_n(it->opt->value, __ATOMIC_RELAXED);
 }
 
-static void trim(void)
+static int trim(void)
 {
 	hk_thread_trim();
+	return 0;
+}
+
+static int thread_flush(void)
+{
+	hk_thread_flush();
+	return 0;
+}
+
+static uint64_t prof_samples(const struct ctl_item *it)
+{
+	(void)it;
+	return hk_prof_samples();
+}
+
+static uint64_t prof_dropped(const struct ctl_item *it)
+{
+	(void)it;
+	return hk_prof_dropped();
 }
 
 /* --- The tree. --------------------------------------------------------- */
@@ -168,7 +188,7 @@ struct ctl_entry {
 	enum ctl_type type;
 	uint64_t (*get)(const struct ctl_item *);
 	const char *str;
-	void (*act)(void);
+	int (*act)(void);
 };
 
 static const struct ctl_entry fixed[] = {
@@ -191,8 +211,12 @@ static const struct ctl_entry fixed[] = {
 	{ "stats.frees.remote", CTL_U64, remote_frees, NULL, NULL },
 	{ "stats.classes.count", CTL_U64, nclasses, NULL, NULL },
 	{ "trim", CTL_ACTION, NULL, NULL, trim },
-	{ "thread.flush", CTL_ACTION, NULL, NULL, hk_thread_flush },
+	{ "thread.flush", CTL_ACTION, NULL, NULL, thread_flush },
 	{ "ctl.names", CTL_TEXT, NULL, NULL, NULL },
+	/* The heap profiler (prof.h). */
+	{ "prof.dump", CTL_ACTION, NULL, NULL, hk_prof_dump },
+	{ "prof.samples", CTL_U64, prof_samples, NULL, NULL },
+	{ "prof.dropped", CTL_U64, prof_dropped, NULL, NULL },
 };
 
 #define NFIXED (sizeof fixed / sizeof fixed[0])
@@ -300,6 +324,9 @@ static size_t names_text(char *buf, size_t size)
 static const char *option_string(const struct hk_option *o)
 {
 	static __thread char buf[96] __attribute__((tls_model("initial-exec")));
+	/* The option's own storage: a copy would take static TLS. */
+	if (o->type == HK_OPT_TEXT)
+		return hk_opt_text(o);
 	if (o->type == HK_OPT_WORD)
 		return o->words[__atomic_load_n(o->value, __ATOMIC_RELAXED)];
 	return hk_option_format(o, buf, sizeof buf);
@@ -337,6 +364,8 @@ static int write_value(const struct ctl_item *it, const void *in)
 	} else {
 		const char *s;
 		memcpy(&s, in, sizeof s);
+		if (s && it->opt->type == HK_OPT_TEXT)
+			return hk_option_set_text(it->opt, s, strlen(s));
 		if (!s || !hk_option_parse(it->opt, s, strlen(s), &v))
 			return EINVAL;
 	}
@@ -357,8 +386,7 @@ HK_EXPORT int hakmem_ctl(const char *name, void *oldp, size_t *oldlenp, const vo
 		if (oldp || newp || newlen)
 			return EINVAL;
 		HK_DEBUG(HK_LOG_CTL, "action %s", name);
-		it.act();
-		return 0;
+		return it.act();
 	}
 	if (it.type == CTL_TEXT) {
 		if (newp || newlen)

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "options.h"
 #include "os.h"
+#include "prof.h"
 #include "stats.h"
 #include "vg.h"
 
@@ -291,6 +292,8 @@ void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 	hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size);
 	if (HK_UNLIKELY(hk_vg_on))
 		HK_VG_MALLOCLIKE((char *)l + offset, l->map_size - offset, fresh);
+	if (HK_UNLIKELY(hk_prof_hooks()))
+		return hk_prof_alloc((char *)l + offset, size);
 	return (char *)l + offset;
 }
 
@@ -340,7 +343,18 @@ static bool grow_into_cache(hk_large *l, size_t new)
 	return true;
 }
 
+static void *realloc_large(hk_large *l, size_t size);
+
 void *hk_large_realloc(hk_large *l, size_t size)
+{
+	void *old = (char *)l + l->offset;
+	void *p = realloc_large(l, size);
+	if (HK_UNLIKELY(hk_prof_hooks()) && p && p != old)
+		return hk_prof_realloc(old, p, size);
+	return p;
+}
+
+static void *realloc_large(hk_large *l, size_t size)
 {
 	size_t old = l->map_size;
 	size_t new = map_size_for(l->offset, size);

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "log.h"
+#include "prof.h"
 #include "signals.h"
 #include "stats.h"
 
@@ -29,9 +31,19 @@ struct hk_options hk_opt = {
 	.stats_print = 0,
 	.crash_report = 0,
 	.log = 0,
+	.prof = 0,
+	.prof_sample = (uint64_t)512 << 10,
+	.prof_interval_ms = 0,
+	.prof_prefix = "hakmem",
+	.thp = HK_THP_DEFAULT,
 };
 
+/* Text values change under this lock, so that a reader never sees half
+ * of an old value and half of a new one. */
+static hk_lock_t text_lock = HK_LOCK_INIT;
+
 static const char *const misuse_words[] = { "abort", "report", NULL };
+static const char *const thp_words[] = { "default", "never", "always", NULL };
 #ifdef HAKMEM_DEBUG_LOG
 static const char *const log_words[] = { "os", "superslab", "pool", "thread", "large", "ctl", NULL };
 #endif
@@ -59,6 +71,15 @@ const struct hk_option hk_options[] = {
 #ifdef HAKMEM_DEBUG_LOG
 	{ "log", HK_OPT_LIST, HK_OPT_ANYTIME, 0, 0, log_words, &hk_opt.log, NULL },
 #endif
+	/* The heap profiler (prof.h) and huge pages for SuperSlabs. */
+	{ "prof", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.prof, NULL },
+	{ "prof_sample", HK_OPT_U64, HK_OPT_ANYTIME, 1, (uint64_t)1 << 30, NULL, &hk_opt.prof_sample,
+	  NULL },
+	{ "prof_interval_ms", HK_OPT_U64, HK_OPT_ANYTIME, 0, 86400000, NULL,
+	  &hk_opt.prof_interval_ms, NULL },
+	{ "prof_prefix", HK_OPT_TEXT, HK_OPT_ANYTIME, 0, 0, NULL, (uint64_t *)(void *)hk_opt.prof_prefix,
+	  NULL },
+	{ "thp", HK_OPT_WORD, HK_OPT_ANYTIME, 0, 2, thp_words, &hk_opt.thp, NULL },
 };
 
 const size_t hk_options_count = sizeof hk_options / sizeof hk_options[0];
@@ -134,12 +155,19 @@ bool hk_option_parse(const struct hk_option *o, const char *text, size_t len, ui
 		*out = mask;
 		return true;
 	}
+	case HK_OPT_TEXT:
+		*out = 0;
+		return len < HK_OPT_TEXT_MAX && !memchr(text, '\0', len);
 	}
 	return false;
 }
 
 const char *hk_option_format(const struct hk_option *o, char *buf, size_t size)
 {
+	if (o->type == HK_OPT_TEXT) {
+		hk_option_text(hk_opt_text(o), buf, size);
+		return buf;
+	}
 	uint64_t v = __atomic_load_n(o->value, __ATOMIC_RELAXED);
 	switch (o->type) {
 	case HK_OPT_BOOL:
@@ -159,8 +187,34 @@ const char *hk_option_format(const struct hk_option *o, char *buf, size_t size)
 				n += hk_fmt(buf + n, size - n, "%s%s", n ? "," : "", o->words[i]);
 		break;
 	}
+	case HK_OPT_TEXT:
+		break;
 	}
 	return buf;
+}
+
+void hk_option_text(const char *field, char *buf, size_t size)
+{
+	hk_lock(&text_lock);
+	hk_fmt(buf, size, "%s", field);
+	hk_unlock(&text_lock);
+}
+
+static void store_text(const struct hk_option *o, const char *text, size_t len)
+{
+	hk_lock(&text_lock);
+	memcpy(hk_opt_text(o), text, len);
+	hk_opt_text(o)[len] = '\0';
+	hk_unlock(&text_lock);
+}
+
+int hk_option_set_text(const struct hk_option *o, const char *text, size_t len)
+{
+	uint64_t v;
+	if (!hk_option_parse(o, text, len, &v))
+		return EINVAL;
+	store_text(o, text, len);
+	return 0;
 }
 
 int hk_option_set(const struct hk_option *o, uint64_t value)
@@ -170,6 +224,8 @@ int hk_option_set(const struct hk_option *o, uint64_t value)
 	__atomic_store_n(o->value, value, __ATOMIC_RELAXED);
 	if (o->value == &hk_opt.crash_report)
 		hk_signals_update();
+	if (o->value == &hk_opt.prof)
+		hk_prof_update();
 	return 0;
 }
 
@@ -196,7 +252,10 @@ static void apply(const char *where, const char *name, size_t nlen, const char *
 			   o->name, hk_option_format(o, cur, sizeof cur));
 		return;
 	}
-	__atomic_store_n(o->value, v, __ATOMIC_RELAXED);
+	if (o->type == HK_OPT_TEXT)
+		store_text(o, val, vlen);
+	else
+		__atomic_store_n(o->value, v, __ATOMIC_RELAXED);
 }
 
 static bool is_space(char c)

@@ -13,6 +13,13 @@
 
 enum hk_misuse { HK_MISUSE_ABORT, HK_MISUSE_REPORT };
 
+/* Transparent huge pages for SuperSlabs: as the system decides, or
+ * madvise(MADV_NOHUGEPAGE) / madvise(MADV_HUGEPAGE) on each. */
+enum hk_thp { HK_THP_DEFAULT, HK_THP_NEVER, HK_THP_ALWAYS };
+
+/* Room for the value of a text option, its NUL included. */
+#define HK_OPT_TEXT_MAX 256
+
 /* Debug-log subsystems (HAKMEM_LOG=os,superslab,... or all). */
 enum {
 	HK_LOG_OS = 1u << 0,
@@ -37,13 +44,19 @@ struct hk_options {
 	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
 	uint64_t log;			/* debug-log subsystems (debug builds) */
 	uint64_t fail_mmap_every;	/* testing: every Nth engine mmap fails; 0 = off */
+	/* The heap profiler (prof.h) and huge pages for SuperSlabs. */
+	uint64_t prof;			/* sample allocations */
+	uint64_t prof_sample;		/* mean bytes between samples */
+	uint64_t prof_interval_ms;	/* write a profile this often; 0 = never */
+	char prof_prefix[HK_OPT_TEXT_MAX];	/* profile files: <prefix>.<pid>.<seq>.<kind>.heap */
+	uint64_t thp;			/* enum hk_thp */
 };
 
 extern struct hk_options hk_opt;
 
 #define HK_OPT(field) __atomic_load_n(&hk_opt.field, __ATOMIC_RELAXED)
 
-enum hk_opt_type { HK_OPT_BOOL, HK_OPT_U64, HK_OPT_WORD, HK_OPT_LIST };
+enum hk_opt_type { HK_OPT_BOOL, HK_OPT_U64, HK_OPT_WORD, HK_OPT_LIST, HK_OPT_TEXT };
 
 enum hk_opt_when {
 	HK_OPT_ANYTIME,		/* hakmem_ctl may change it at any time */
@@ -56,9 +69,14 @@ struct hk_option {
 	enum hk_opt_when when;
 	uint64_t min, max;	/* HK_OPT_U64 */
 	const char *const *words;	/* HK_OPT_WORD: value = index; HK_OPT_LIST: bit */
-	uint64_t *value;
+	uint64_t *value;	/* HK_OPT_TEXT: its char[HK_OPT_TEXT_MAX], see hk_opt_text */
 	const char *alias;	/* extra environment name, or NULL */
 };
+
+HK_INLINE char *hk_opt_text(const struct hk_option *o)
+{
+	return (char *)(void *)o->value;
+}
 
 extern const struct hk_option hk_options[];
 extern const size_t hk_options_count;
@@ -77,5 +95,12 @@ const char *hk_option_format(const struct hk_option *o, char *buf, size_t size);
 /* Apply a new value (already validated); returns an errno value (EAGAIN
  * when the option can no longer change). Has the option's side effects. */
 int hk_option_set(const struct hk_option *o, uint64_t value);
+
+/* The same for a text option; EINVAL if text does not fit. */
+int hk_option_set_text(const struct hk_option *o, const char *text, size_t len);
+
+/* Copy the value of a text option (hk_opt.<field>) into buf, whole even
+ * while another thread sets it. */
+void hk_option_text(const char *field, char *buf, size_t size);
 
 #endif
