@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hakmem.h"
+#include "cgroup.h"
 #include "log.h"
 #include "options.h"
 #include "pool.h"
@@ -169,6 +170,12 @@ static int thread_flush(void)
 	return 0;
 }
 
+static uint64_t memory_limit(const struct ctl_item *it)
+{
+	(void)it;
+	return hk_cgroup_limit();
+}
+
 static uint64_t prof_samples(const struct ctl_item *it)
 {
 	(void)it;
@@ -217,6 +224,8 @@ static const struct ctl_entry fixed[] = {
 	{ "prof.dump", CTL_ACTION, NULL, NULL, hk_prof_dump },
 	{ "prof.samples", CTL_U64, prof_samples, NULL, NULL },
 	{ "prof.dropped", CTL_U64, prof_dropped, NULL, NULL },
+	/* Container memory limits (cgroup.h). */
+	{ "cgroup.memory_limit", CTL_U64, memory_limit, NULL, NULL },
 };
 
 #define NFIXED (sizeof fixed / sizeof fixed[0])

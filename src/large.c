@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "cgroup.h"
 #include "lock.h"
 #include "log.h"
 #include "options.h"
@@ -70,6 +71,9 @@ static size_t cache_len, cache_bytes;
 static size_t cache_budget(void)
 {
 	size_t max = (size_t)HK_OPT(large_cache);
+	/* In a container, at most an eighth of its memory limit. */
+	if (hk_cgroup_limit() && hk_cgroup_limit() / 8 < max)
+		max = (size_t)(hk_cgroup_limit() / 8);
 	size_t b = (size_t)hk_stats_get(&hk_gstats.large_bytes);
 	b = b < HK_LARGE_CACHE_MIN ? HK_LARGE_CACHE_MIN : b;
 	return b > max ? max : b;

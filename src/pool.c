@@ -1,5 +1,6 @@
 #include "pool.h"
 
+#include "cgroup.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
@@ -11,7 +12,8 @@
 enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
 
 /* Free slots whose pages are still resident (dirty) are kept for reuse,
- * within two limits, so that memory a program frees in bulk leaves its
+ * within two limits (none while the process's cgroup uses more than 7/8
+ * of its memory limit, see cgroup.h), so that memory a program frees in bulk leaves its
  * resident set (even when every SuperSlab keeps a live slab) while a
  * program that cycles slabs at a steady size reuses resident slots and
  * makes no system call:
@@ -151,11 +153,13 @@ static void purge(void)
 {
 	static const unsigned order[] = { LIST_EMPTY, LIST_PARTIAL };
 	static uint64_t last_tick;
+	static bool pressed;	/* the cgroup is near its memory limit */
 	if (!HK_OPT(trim))
 		return;
 	uint64_t now = hk_os_now_ms();
 	if (now - last_tick >= PURGE_DELAY_MS) {
 		last_tick = now;
+		pressed = hk_cgroup_pressed();
 		for (unsigned i = 0; i < 2; i++) {
 			for (hk_superslab *ss = lists[order[i]]; ss; ss = ss->next) {
 				decommit(ss, dirty_free(ss) & ss->aged_mask);
@@ -166,6 +170,8 @@ static void purge(void)
 	size_t cap = used_slots / PURGE_CAP_DIVISOR;
 	if (cap < PURGE_MIN_SLOTS)
 		cap = PURGE_MIN_SLOTS;
+	if (pressed)
+		cap = 0;
 	for (unsigned i = 0; i < 2 && dirty_slots > cap; i++)
 		for (hk_superslab *ss = lists[order[i]]; ss && dirty_slots > cap / 2; ss = ss->next)
 			decommit(ss, dirty_free(ss));

@@ -6,6 +6,7 @@
 #include <sys/auxv.h>
 #include <sys/random.h>
 
+#include "cgroup.h"
 #include "large.h"
 #include "lock.h"
 #include "os.h"
@@ -64,6 +65,7 @@ void hk_global_init(void)
 	if (getauxval(AT_PAGESZ) != HK_PAGE_SIZE)
 		hk_fatal("unsupported page size %lu", getauxval(AT_PAGESZ));
 	hk_options_init();
+	hk_cgroup_init();
 	hk_signals_update();
 	hk_prof_update();
 	hk_free_key = random_key();
