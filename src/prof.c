@@ -465,7 +465,16 @@ void hk_prof_update(void)
 	hk_lock(&prof_lock);
 	bool was = atomic_load_explicit(&prof_on, memory_order_relaxed);
 	if (want && !was) {
-		if (!stacks) {
+		if (stacks) {
+			/* A new session. (Fresh tables are zero and untouched:
+			 * only the pages used become resident.) */
+			write_begin();
+			memset(samples, 0, HK_PROF_SAMPLES * sizeof *samples);
+			memset(stacks, 0, HK_PROF_STACKS * sizeof *stacks);
+			atomic_store_explicit(&live_samples, 0, memory_order_relaxed);
+			atomic_store_explicit(&dropped, 0, memory_order_relaxed);
+			write_end();
+		} else {
 			samples = hk_meta_alloc(HK_PROF_SAMPLES * sizeof *samples);
 			stacks = samples ? hk_meta_alloc(HK_PROF_STACKS * sizeof *stacks) : NULL;
 		}
@@ -475,12 +484,6 @@ void hk_prof_update(void)
 			__atomic_store_n(&hk_opt.prof, 0, __ATOMIC_RELAXED);
 			return;
 		}
-		write_begin();
-		memset(samples, 0, HK_PROF_SAMPLES * sizeof *samples);
-		memset(stacks, 0, HK_PROF_STACKS * sizeof *stacks);
-		atomic_store_explicit(&live_samples, 0, memory_order_relaxed);
-		atomic_store_explicit(&dropped, 0, memory_order_relaxed);
-		write_end();
 		__atomic_store_n(&hk_prof_hooked, true, __ATOMIC_RELAXED);
 	}
 	if (want != was) {
