@@ -12,11 +12,11 @@
 enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
 
 /* Free slots whose pages are still resident (dirty) are kept for reuse,
- * within two limits (none while the process's cgroup uses more than 7/8
- * of its memory limit, see cgroup.h), so that memory a program frees in bulk leaves its
- * resident set (even when every SuperSlab keeps a live slab) while a
- * program that cycles slabs at a steady size reuses resident slots and
- * makes no system call:
+ * within two limits (none at all while the process's cgroup uses more
+ * than 7/8 of its memory limit, see cgroup.h), so that memory a program
+ * frees in bulk leaves its resident set (even when every SuperSlab keeps
+ * a live slab) while a program that cycles slabs at a steady size reuses
+ * resident slots and makes no system call:
  * - age: a slot that stayed free and dirty for a whole PURGE_DELAY_MS
  *   period is decommitted at the next release after it;
  * - cap: a release that takes the dirty slots over an eighth of the slots

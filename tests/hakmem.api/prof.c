@@ -3,8 +3,9 @@
  * allocated and freed at once) writes a profile with ctl "prof.dump";
  * google-pprof --text must put the two leak sites on top of the in-use
  * view and the hot site on top of the allocation view, each within 20 %
- * of the bytes the program really allocated. A child that exits with the
- * profiler on leaves its final profile (<prefix>.<pid>.<seq>.f.heap).
+ * of the bytes the program really allocated. With prof_interval_ms,
+ * periodic profiles appear (kind i). A child that exits with the profiler
+ * on leaves its final profile (<prefix>.<pid>.<seq>.f.heap).
  * UNSUPPORTED when google-pprof (Debian's google-perftools) is missing. */
 /* hakmem-test: no-valgrind */
 /* hakmem-test: timeout 300 */
@@ -160,6 +161,19 @@ int main(void)
 	long long hot_live = pprof_bytes(exe, profile, "inuse_space", "hot_site", &rank);
 	CHECK(hot_live < (long long)HOT * HOT_N / 100,
 	      "in use: hot_site's freed blocks are not counted (%lld bytes)", hot_live);
+
+	/* Periodic profiles: written when a sample is taken once the interval
+	 * has passed, so keep sampling until one appears. */
+	CHECK(hk_set_u64("opt.prof_interval_ms", 1) == 0, "opt.prof_interval_ms = 1");
+	char ipath[600];
+	bool periodic = false;
+	for (int i = 0; i < 200000 && !periodic; i++) {
+		free(hk_launder(malloc(65536)));
+		if (i % 64 == 63)
+			periodic = find_profile(dir, (long)getpid(), 'i', ipath, sizeof ipath) != NULL;
+	}
+	CHECK(periodic, "periodic profile (kind i) written");
+	CHECK(hk_set_u64("opt.prof_interval_ms", 0) == 0, "opt.prof_interval_ms = 0");
 
 	fflush(stdout);
 	pid_t pid = fork();
