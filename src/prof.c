@@ -60,7 +60,9 @@ struct prof_thread {
 static __thread struct prof_thread prof_tls __attribute__((tls_model("initial-exec")));
 
 /* The first and last byte of this library, to leave its own frames out of
- * the recorded stacks. */
+ * the recorded stacks. (libhakmem is a shared object only; linked into a
+ * program, as the sanitizer tests link the engine, these would span the
+ * whole program and stacks would come out empty.) */
 extern const char __ehdr_start[] __attribute__((visibility("hidden")));
 extern const char _end[] __attribute__((visibility("hidden")));
 
