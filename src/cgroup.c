@@ -41,11 +41,23 @@ static uint64_t read_bytes(const char *dir, const char *name)
 	return v;
 }
 
+/* The files of a cgroup version: its limits and its current usage. */
+struct files {
+	const char *limits[2];	/* NULL when absent */
+	const char *current;
+};
+static const struct files v2 = { { "memory.max", "memory.high" }, "memory.current" };
+/* v1 has no memory.high (its soft limit only guides reclaim); "no limit"
+ * is a huge number there. */
+static const struct files v1_files = { { "memory.limit_in_bytes", NULL }, "memory.usage_in_bytes" };
+static const struct files *files = &v2;
+
 static void consider(const char *dir)
 {
-	static const char *const names[] = { "memory.max", "memory.high" };
-	for (unsigned i = 0; i < 2; i++) {
-		uint64_t v = read_bytes(dir, names[i]);
+	for (unsigned i = 0; i < 2 && files->limits[i]; i++) {
+		uint64_t v = read_bytes(dir, files->limits[i]);
+		if (v >= (uint64_t)1 << 62)
+			v = 0;
 		if (v && (!limit || v < limit)) {
 			limit = v;
 			hk_fmt(limit_dir, sizeof limit_dir, "%s", dir);
@@ -91,28 +103,50 @@ static void each_line(const char *path, bool (*fn)(char *line, void *arg), void 
 
 struct found {
 	char path[PATH_MAX];
+	bool v1;		/* look for the v1 memory controller instead */
 };
 
-/* /proc/self/cgroup: "0::/path" is the cgroup v2 one. */
+/* /proc/self/cgroup: "0::/path" is the v2 cgroup, "N:...,memory,...:/path"
+ * the v1 memory controller's. */
 static bool cgroup_line(char *line, void *arg)
 {
 	struct found *f = arg;
-	if (strncmp(line, "0::", 3) != 0)
+	char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (!c2)
 		return false;
-	hk_fmt(f->path, sizeof f->path, "%s", line + 3);
-	return true;
+	*c2 = '\0';
+	bool want;
+	if (f->v1) {
+		want = false;
+		for (char *w = c1 + 1; w && !want; w = strchr(w, ',')) {
+			w += *w == ',';
+			want = strncmp(w, "memory", 6) == 0 && (w[6] == ',' || !w[6]);
+		}
+	} else {
+		want = c1 == line + 1 && line[0] == '0' && c2 == c1 + 1;
+	}
+	if (want)
+		hk_fmt(f->path, sizeof f->path, "%s", c2 + 1);
+	return want;
 }
 
-/* /proc/self/mountinfo: "id parent dev root mountpoint opts ... - cgroup2 ..."
- * gives where the v2 hierarchy is mounted (/sys/fs/cgroup, or
- * /sys/fs/cgroup/unified on hybrid systems), and which of its cgroups is
- * the mount's root. f->path receives "mountpoint\troot". */
+/* /proc/self/mountinfo: "id parent dev root mountpoint opts ... - type
+ * source superopts": where the hierarchy is mounted (v2: /sys/fs/cgroup,
+ * or /sys/fs/cgroup/unified on hybrid systems; v1: the "cgroup" mount
+ * whose options name memory), and which of its cgroups is the mount's
+ * root. f->path receives "mountpoint\troot". */
 static bool mount_line(char *line, void *arg)
 {
 	struct found *f = arg;
-	char *sep = strstr(line, " - cgroup2 ");
+	char *sep = strstr(line, f->v1 ? " - cgroup " : " - cgroup2 ");
 	if (!sep)
 		return false;
+	if (f->v1) {
+		const char *super = strrchr(sep, ' ');
+		const char *m = super ? strstr(super, "memory") : NULL;
+		if (!m || (m[-1] != ',' && m[-1] != ' ') || (m[6] != ',' && m[6]))
+			return false;
+	}
 	*sep = '\0';
 	char *field[5];
 	char *p = line;
@@ -128,20 +162,18 @@ static bool mount_line(char *line, void *arg)
 	return true;
 }
 
-void hk_cgroup_init(void)
+/* Read the limits of the process's cgroup in one version; false if the
+ * process is in no such hierarchy. */
+static bool read_version(bool v1)
 {
-	const char *test = getauxval(AT_SECURE) ? NULL : getenv("HAKMEM_TEST_CGROUP");
-	if (test && *test) {
-		consider(test);
-		return;
-	}
-	struct found cg = { "" }, mnt = { "" };
+	struct found cg = { "", v1 }, mnt = { "", v1 };
 	each_line("/proc/self/cgroup", cgroup_line, &cg);
 	each_line("/proc/self/mountinfo", mount_line, &mnt);
 	char *tab = strchr(mnt.path, '\t');
 	if (!cg.path[0] || !tab)
-		return;
+		return false;
 	*tab = '\0';
+	files = v1 ? &v1_files : &v2;
 	const char *root = tab + 1, *rel = cg.path;
 	size_t rl = strlen(root);
 	/* A mount of part of the hierarchy (a container's) shows the cgroups
@@ -159,6 +191,19 @@ void hk_cgroup_init(void)
 			break;
 		*slash = '\0';
 	}
+	return true;
+}
+
+void hk_cgroup_init(void)
+{
+	const char *test = getauxval(AT_SECURE) ? NULL : getenv("HAKMEM_TEST_CGROUP");
+	if (test && *test) {
+		consider(test);
+		return;
+	}
+	/* v2 first; on a hybrid system the memory controller may be v1's. */
+	if (!read_version(false) || !limit)
+		read_version(true);
 }
 
 uint64_t hk_cgroup_limit(void)
@@ -170,6 +215,6 @@ bool hk_cgroup_pressed(void)
 {
 	if (!limit)
 		return false;
-	uint64_t cur = read_bytes(limit_dir, "memory.current");
+	uint64_t cur = read_bytes(limit_dir, files->current);
 	return cur > limit - limit / 8;
 }

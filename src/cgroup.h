@@ -1,6 +1,7 @@
 /* The memory limit of a container: cgroup v2's memory.max and memory.high
- * of the process's cgroup and its ancestors, read once at start-up (with
- * open and read, no heap). Inside a cgroup the kernel's OOM killer acts
+ * of the process's cgroup and its ancestors (or, where the memory
+ * controller is still cgroup v1's, memory.limit_in_bytes), read once at
+ * start-up (with open and read, no heap). Inside a cgroup the kernel's OOM killer acts
  * when usage reaches memory.max, long before total RAM is in question,
  * and memory.high throttles the process; so the caches' budgets and the
  * purge pressure follow the limit where there is one.

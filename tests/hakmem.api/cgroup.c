@@ -5,9 +5,10 @@
  *
  * The program runs itself again (it reads the limit at start-up) with
  * HAKMEM_TEST_CGROUP naming a directory of files it wrote, and, where
- * the machine has a writable cgroup v2 hierarchy with the memory
- * controller (CI runs as root), inside a real child cgroup with a
- * memory.max of its own. */
+ * the machine lets it make a cgroup with the memory controller (as root:
+ * CI), inside a real child cgroup with a limit of its own (v2 memory.max,
+ * or v1 memory.limit_in_bytes on hybrid systems, which hakmem reads
+ * too). */
 /* hakmem-test: no-valgrind */
 #include "../lib/check.h"
 
@@ -83,48 +84,67 @@ static int child_limited(uint64_t want, bool pressed)
 	return hk_done();
 }
 
-/* The cgroup v2 mount point, if /proc/self/mountinfo has one. */
-static bool cgroup2_mount(char *out, size_t size)
+/* Where to make a child cgroup with a memory limit, and the limit's file:
+ * under the root of a cgroup v2 hierarchy that gives its children the
+ * memory controller, or else under the process's own cgroup of a v1
+ * memory hierarchy (hybrid systems). False if neither is mounted. */
+static bool cgroup_parent(char *dir, size_t size, const char **file)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
-	char line[1024];
-	bool found = false;
-	while (f && !found && fgets(line, sizeof line, f)) {
+	char line[1024], v2[512] = "", v1[512] = "", own[512] = "";
+	while (f && fgets(line, sizeof line, f)) {
 		char root[512], mnt[512];
-		if (strstr(line, " - cgroup2 ") &&
-		    sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) == 2 && strcmp(root, "/") == 0) {
-			snprintf(out, size, "%s", mnt);
-			found = true;
-		}
+		if (sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 || strcmp(root, "/") != 0)
+			continue;
+		if (strstr(line, " - cgroup2 "))
+			snprintf(v2, sizeof v2, "%s", mnt);
+		else if (strstr(line, " - cgroup ") && strstr(line, "memory\n"))
+			snprintf(v1, sizeof v1, "%s", mnt);
 	}
 	if (f)
 		fclose(f);
-	return found;
+	char ctl[256] = "";
+	snprintf(line, sizeof line, "%s/cgroup.subtree_control", v2);
+	if (v2[0] && (f = fopen(line, "r"))) {
+		if (!fgets(ctl, sizeof ctl, f))
+			ctl[0] = '\0';
+		fclose(f);
+	}
+	if (strstr(ctl, "memory")) {
+		snprintf(dir, size, "%s", v2);
+		*file = "memory.max";
+		return true;
+	}
+	if (!v1[0] || !(f = fopen("/proc/self/cgroup", "r")))
+		return false;
+	while (fgets(line, sizeof line, f)) {
+		char *p = strstr(line, ":memory:");
+		if (p) {
+			p[strcspn(p, "\n")] = '\0';
+			snprintf(own, sizeof own, "%s", p + 8);
+		}
+	}
+	fclose(f);
+	snprintf(dir, size, "%s%s", v1, own);
+	*file = "memory.limit_in_bytes";
+	return own[0] != '\0';
 }
 
 static void real_cgroup(void)
 {
-	char mnt[512], dir[600], buf[256] = "";
-	if (!cgroup2_mount(mnt, sizeof mnt)) {
-		hk_note("no cgroup v2 hierarchy mounted: real cgroup not tested");
+	char parent[1024], dir[1100];
+	const char *file;
+	if (!cgroup_parent(parent, sizeof parent, &file)) {
+		hk_note("no cgroup hierarchy with the memory controller: real cgroup not tested");
 		return;
 	}
-	snprintf(dir, sizeof dir, "%s/cgroup.subtree_control", mnt);
-	FILE *f = fopen(dir, "r");
-	if (f) {
-		if (!fgets(buf, sizeof buf, f))
-			buf[0] = '\0';
-		fclose(f);
-	}
-	snprintf(dir, sizeof dir, "%s/hakmem-test-%ld", mnt, (long)getpid());
-	if (!strstr(buf, "memory") || mkdir(dir, 0755) != 0) {
-		hk_note("cgroup v2 at %s has no memory controller for children, or is not "
-			"writable: real cgroup not tested",
-			mnt);
+	snprintf(dir, sizeof dir, "%s/hakmem-test-%ld", parent, (long)getpid());
+	if (mkdir(dir, 0755) != 0) {
+		hk_note("cannot create %s: real cgroup not tested", dir);
 		return;
 	}
-	if (CHECK(put(dir, "memory.max", "268435456\n"), "%s/memory.max = 256 MiB", dir))
-		CHECK(run_self("real", NULL, dir), "in a real cgroup with memory.max = 256 MiB");
+	if (CHECK(put(dir, file, "268435456\n"), "%s/%s = 256 MiB", dir, file))
+		CHECK(run_self("real", NULL, dir), "in a real cgroup with %s = 256 MiB", file);
 	if (rmdir(dir) != 0)
 		hk_note("could not remove %s", dir);
 }
