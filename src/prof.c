@@ -341,9 +341,7 @@ static int dump(char kind)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		int err = errno;
-		hk_message("heap profile %s: cannot create it (%s)", path,
-			   err == ENOENT ? "no such directory" : err == EACCES ? "permission denied"
-											  : "error");
+		hk_message("heap profile %s: cannot create it (errno %d)", path, err);
 		return err;
 	}
 	hk_lock(&prof_lock);

@@ -142,6 +142,12 @@ int main(void)
 	CHECK(samples > 0, "prof.samples: %llu blocks tracked", (unsigned long long)samples);
 	CHECK(hk_action("prof.dump") == 0, "prof.dump");
 
+	char bad[128];
+	snprintf(bad, sizeof bad, "%s/no-such-dir/p", dir);
+	CHECK(hk_set_str("opt.prof_prefix", bad) == 0 && hk_action("prof.dump") == ENOENT,
+	      "prof.dump into a missing directory: ENOENT");
+	CHECK(hk_set_str("opt.prof_prefix", prefix) == 0, "opt.prof_prefix restored");
+
 	char *profile = find_profile(dir, (long)getpid(), 'u', path, sizeof path);
 	if (!CHECK(profile != NULL, "profile written in %s", dir))
 		return hk_done();
