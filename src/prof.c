@@ -22,7 +22,8 @@
 
 struct prof_stack {
 	uint64_t hash;
-	uint32_t depth;		/* 0: slot unused */
+	bool used;
+	uint32_t depth;		/* 0 when the unwinder found no frame of the program */
 	uint64_t live_n, live_bytes, alloc_n, alloc_bytes;
 	uintptr_t frames[HK_PROF_DEPTH];
 };
@@ -174,7 +175,8 @@ static size_t stack_find(const uintptr_t *f, size_t n)
 	size_t i = (size_t)(h >> 52) & (HK_PROF_STACKS - 1);
 	for (size_t probes = 0; probes < HK_PROF_STACKS; probes++, i = (i + 1) & (HK_PROF_STACKS - 1)) {
 		struct prof_stack *st = &stacks[i];
-		if (!st->depth) {
+		if (!st->used) {
+			st->used = true;
 			st->hash = h;
 			st->depth = (uint32_t)n;
 			memcpy(st->frames, f, n * sizeof *f);
@@ -303,9 +305,11 @@ static void write_profile(int fd)
 		hk_fmt(line, sizeof line, " heap_v2/%llu\n", (unsigned long long)HK_OPT(prof_sample)));
 	for (size_t i = 0; i < HK_PROF_STACKS; i++) {
 		const struct prof_stack *st = &stacks[i];
-		if (!st->depth || !st->alloc_n)
+		if (!st->used || !st->alloc_n)
 			continue;
 		out_counts(&o, st->live_n, st->live_bytes, st->alloc_n, st->alloc_bytes);
+		if (!st->depth)
+			out_str(&o, " 0x0", 4);
 		for (uint32_t k = 0; k < st->depth; k++)
 			out_str(&o, line,
 				hk_fmt(line, sizeof line, " 0x%lx",
