@@ -226,12 +226,23 @@ static void record(void *p, size_t size, const uintptr_t *f, size_t n)
 /* The unwinder is glibc's backtrace(): it follows the DWARF unwind tables
  * (.eh_frame) through libgcc_s, so it works in code built without frame
  * pointers, as Debian builds it; a frame-pointer walk would stop or go
- * astray there. It allocates once: its first call dlopen()s libgcc_s.
- * That call happens here, in the first sample, with the thread marked busy
- * (the allocations it makes are not sampled) and after the engine has
- * returned the block, so no engine lock is held and malloc may be entered
- * again. Calling _Unwind_Backtrace directly would tie libhakmem to
- * libgcc_s at link time for the same result. */
+ * astray there. Calling _Unwind_Backtrace directly would tie libhakmem to
+ * libgcc_s at link time for the same result. backtrace() allocates once:
+ * its first call dlopen()s libgcc_s. prime() makes that call when the
+ * profiler is switched on, with no engine lock held and the thread marked
+ * busy, so that the allocations of the dlopen (which reach hakmem's
+ * malloc again) are not sampled; after it, taking a stack allocates
+ * nothing. */
+static void prime(void)
+{
+	struct prof_thread *t = &prof_tls;
+	bool busy = t->busy;
+	void *one[1];
+	t->busy = true;
+	backtrace(one, 1);
+	t->busy = busy;
+}
+
 static size_t capture(uintptr_t *f)
 {
 	void *raw[HK_PROF_DEPTH + 16];
@@ -495,6 +506,8 @@ void hk_prof_update(void)
 		atomic_fetch_add_explicit(&prof_gen, 1, memory_order_release);
 	}
 	hk_unlock(&prof_lock);
+	if (want && !was)
+		prime();
 	if (want != was)
 		sync_thread(&prof_tls);
 }

@@ -67,12 +67,13 @@ void hk_global_init(void)
 	hk_options_init();
 	hk_cgroup_init();
 	hk_signals_update();
-	hk_prof_update();
 	hk_free_key = random_key();
 	hk_vg_on = HK_VG_RUNNING();
 	/* The key comes first: pthread_atfork may itself allocate. */
 	pthread_key_create(&heap_key, thread_exit);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	/* Last: switching the profiler on may allocate (prof.c, prime). */
+	hk_prof_update();
 	in_init = false;
 	atomic_store_explicit(&init_state, 2, memory_order_release);
 }
