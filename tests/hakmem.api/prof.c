@@ -5,7 +5,8 @@
  * view and the hot site on top of the allocation view, each within 20 %
  * of the bytes the program really allocated. With prof_interval_ms,
  * periodic profiles appear (kind i). A child that exits with the profiler
- * on leaves its final profile (<prefix>.<pid>.<seq>.f.heap).
+ * on leaves its final profile (<prefix>.<pid>.<seq>.f.heap), and so does
+ * a program run with HAKMEM_PROF=1, which samples from its start.
  * UNSUPPORTED when google-pprof (Debian's google-perftools) is missing. */
 /* hakmem-test: no-valgrind */
 /* hakmem-test: timeout 300 */
@@ -110,8 +111,21 @@ static char *find_profile(const char *dir, long pid, char kind, char *out, size_
 	return out[0] ? out : NULL;
 }
 
-int main(void)
+/* Run with HAKMEM_PROF=1 from the start (see main). */
+static int env_child(void)
 {
+	bool on = false;
+	size_t len = sizeof on;
+	CHECK(hk_ctl()("opt.prof", &on, &len, NULL, 0) == 0 && on, "HAKMEM_PROF=1: opt.prof is on");
+	leak_small(kept);
+	CHECK(hk_stat_req("prof.samples") > 0, "HAKMEM_PROF=1: blocks sampled from the start");
+	return hk_done();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "env-child") == 0)
+		return env_child();
 	if (system("google-pprof --version >/dev/null 2>&1") != 0) {
 		printf("UNSUPPORTED: google-pprof not installed (Debian package google-perftools)\n");
 		return 0;
@@ -194,6 +208,23 @@ int main(void)
 	char fpath[600];
 	CHECK(find_profile(dir, (long)pid, 'f', fpath, sizeof fpath) != NULL,
 	      "a process that exits with the profiler on writes its final profile");
+
+	/* Switched on by the environment, at start-up. */
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		char env[128];
+		snprintf(env, sizeof env, "HAKMEM_PROF_PREFIX=%s", prefix);
+		putenv(env);
+		putenv((char *)"HAKMEM_PROF=1");
+		execl(exe, exe, "env-child", (char *)NULL);
+		_exit(4);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0,
+	      "a program run with HAKMEM_PROF=1 works");
+	CHECK(find_profile(dir, (long)pid, 'f', fpath, sizeof fpath) != NULL,
+	      "... and writes its final profile");
 
 	for (int i = 0; i < SMALL_N + BIG_N; i++)
 		free(kept[i]);
