@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "hakmem.h"
+#include "cgroup.h"
 #include "log.h"
 #include "options.h"
 #include "pool.h"
 #include "os.h"
 #include "report.h"
 #include "statpage.h"
+#include "prof.h"
 #include "size_class.h"
 #include "stats.h"
 #include "thread.h"
@@ -30,7 +32,7 @@ struct ctl_item {
 	const char *str;				/* str */
 	const struct hk_option *opt;
 	unsigned cls;
-	void (*act)(void);
+	int (*act)(void);	/* returns 0 or an errno value */
 };
 
 static size_t type_size(enum ctl_type t)
@@ -170,9 +172,34 @@ static uint64_t option_value(const struct ctl_item *it)
 	return __atomic_load_n(it->opt->value, __ATOMIC_RELAXED);
 }
 
-static void trim(void)
+static int trim(void)
 {
 	hk_thread_trim();
+	return 0;
+}
+
+static int thread_flush(void)
+{
+	hk_thread_flush();
+	return 0;
+}
+
+static uint64_t memory_limit(const struct ctl_item *it)
+{
+	(void)it;
+	return hk_cgroup_limit();
+}
+
+static uint64_t prof_samples(const struct ctl_item *it)
+{
+	(void)it;
+	return hk_prof_samples();
+}
+
+static uint64_t prof_dropped(const struct ctl_item *it)
+{
+	(void)it;
+	return hk_prof_dropped();
 }
 
 /* --- The tree. --------------------------------------------------------- */
@@ -182,7 +209,7 @@ struct ctl_entry {
 	enum ctl_type type;
 	uint64_t (*get)(const struct ctl_item *);
 	const char *str;
-	void (*act)(void);
+	int (*act)(void);
 };
 
 static const struct ctl_entry fixed[] = {
@@ -205,13 +232,19 @@ static const struct ctl_entry fixed[] = {
 	{ "stats.frees.remote", CTL_U64, remote_frees, NULL, NULL },
 	{ "stats.classes.count", CTL_U64, nclasses, NULL, NULL },
 	{ "trim", CTL_ACTION, NULL, NULL, trim },
-	{ "thread.flush", CTL_ACTION, NULL, NULL, hk_thread_flush },
+	{ "thread.flush", CTL_ACTION, NULL, NULL, thread_flush },
 	{ "ctl.names", CTL_TEXT, NULL, NULL, NULL },
 	/* Observation (report.c). */
 	{ "stats.resident", CTL_U64, resident, NULL, NULL },
 	{ "stats.metadata", CTL_U64, metadata, NULL, NULL },
 	{ "stats.remote_pending", CTL_U64, remote_pending, NULL, NULL },
 	{ "stats.json", CTL_TEXT, NULL, NULL, NULL },
+	/* The heap profiler (prof.h). */
+	{ "prof.dump", CTL_ACTION, NULL, NULL, hk_prof_dump },
+	{ "prof.samples", CTL_U64, prof_samples, NULL, NULL },
+	{ "prof.dropped", CTL_U64, prof_dropped, NULL, NULL },
+	/* Container memory limits (cgroup.h). */
+	{ "cgroup.memory_limit", CTL_U64, memory_limit, NULL, NULL },
 };
 
 #define NFIXED (sizeof fixed / sizeof fixed[0])
@@ -380,8 +413,7 @@ HK_EXPORT int hakmem_ctl(const char *name, void *oldp, size_t *oldlenp, const vo
 		if (oldp || newp || newlen)
 			return EINVAL;
 		HK_DEBUG(HK_LOG_CTL, "action %s", name);
-		it.act();
-		return 0;
+		return it.act();
 	}
 	if (it.type == CTL_TEXT) {
 		if (newp || newlen)

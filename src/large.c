@@ -4,11 +4,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "cgroup.h"
 #include "lock.h"
 #include "log.h"
 #include "options.h"
 #include "os.h"
 #include "report.h"
+#include "prof.h"
 #include "stats.h"
 #include "vg.h"
 
@@ -70,6 +72,9 @@ static size_t cache_len, cache_bytes;
 static size_t cache_budget(void)
 {
 	size_t max = (size_t)HK_OPT(large_cache);
+	/* In a container, at most an eighth of its memory limit. */
+	if (hk_cgroup_limit() && hk_cgroup_limit() / 8 < max)
+		max = (size_t)(hk_cgroup_limit() / 8);
 	size_t b = (size_t)hk_stats_get(&hk_gstats.large_bytes);
 	b = b < HK_LARGE_CACHE_MIN ? HK_LARGE_CACHE_MIN : b;
 	return b > max ? max : b;
@@ -293,6 +298,8 @@ void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 	hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size);
 	if (HK_UNLIKELY(hk_vg_on))
 		HK_VG_MALLOCLIKE((char *)l + offset, l->map_size - offset, fresh);
+	if (HK_UNLIKELY(hk_prof_hooks()))
+		return hk_prof_alloc((char *)l + offset, size);
 	return (char *)l + offset;
 }
 
@@ -342,7 +349,18 @@ static bool grow_into_cache(hk_large *l, size_t new)
 	return true;
 }
 
+static void *realloc_large(hk_large *l, size_t size);
+
 void *hk_large_realloc(hk_large *l, size_t size)
+{
+	void *old = (char *)l + l->offset;
+	void *p = realloc_large(l, size);
+	if (HK_UNLIKELY(hk_prof_hooks()) && p && p != old)
+		return hk_prof_realloc(old, p, size);
+	return p;
+}
+
+static void *realloc_large(hk_large *l, size_t size)
 {
 	size_t old = l->map_size;
 	size_t new = map_size_for(l->offset, size);

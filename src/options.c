@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "prof.h"
 #include "signals.h"
 #include "statpage.h"
 #include "stats.h"
@@ -35,10 +36,16 @@ struct hk_options hk_opt = {
 	.stats_interval_ms = 0,
 	.stats_page = 1,
 	.stats_file = "",
+	.prof = 0,
+	.prof_sample = (uint64_t)512 << 10,
+	.prof_interval_ms = 0,
+	.prof_prefix = "hakmem",
+	.thp = HK_THP_DEFAULT,
 };
 
 static const char *const misuse_words[] = { "abort", "report", NULL };
 static const char *const stats_format_words[] = { "text", "json", NULL };
+static const char *const thp_words[] = { "default", "never", "always", NULL };
 #ifdef HAKMEM_DEBUG_LOG
 static const char *const log_words[] = { "os", "superslab", "pool", "thread", "large", "ctl", NULL };
 #endif
@@ -76,6 +83,15 @@ const struct hk_option hk_options[] = {
 #ifdef HAKMEM_DEBUG_LOG
 	{ "log", HK_OPT_LIST, HK_OPT_ANYTIME, 0, 0, log_words, &hk_opt.log, NULL },
 #endif
+	/* The heap profiler (prof.h) and huge pages for SuperSlabs. */
+	{ "prof", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.prof, NULL },
+	{ "prof_sample", HK_OPT_U64, HK_OPT_ANYTIME, 1, (uint64_t)1 << 30, NULL, &hk_opt.prof_sample,
+	  NULL },
+	{ "prof_interval_ms", HK_OPT_U64, HK_OPT_ANYTIME, 0, 86400000, NULL,
+	  &hk_opt.prof_interval_ms, NULL },
+	{ "prof_prefix", HK_OPT_TEXT, HK_OPT_ANYTIME, 0, 0, NULL, (uint64_t *)(void *)hk_opt.prof_prefix,
+	  NULL },
+	{ "thp", HK_OPT_WORD, HK_OPT_ANYTIME, 0, 2, thp_words, &hk_opt.thp, NULL },
 };
 
 const size_t hk_options_count = sizeof hk_options / sizeof hk_options[0];
@@ -198,6 +214,8 @@ int hk_option_set(const struct hk_option *o, uint64_t value)
 		hk_signals_update();
 	if (o->value == &hk_opt.stats_page)
 		hk_statpage_update();
+	if (o->value == &hk_opt.prof)
+		hk_prof_update();
 	return 0;
 }
 

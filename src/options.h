@@ -17,6 +17,10 @@ enum hk_stats_format { HK_STATS_TEXT, HK_STATS_JSON };
 /* Room for a text option's value, with its terminating NUL. */
 #define HK_OPT_TEXT_SIZE 256
 
+/* Transparent huge pages for SuperSlabs: as the system decides, or
+ * madvise(MADV_NOHUGEPAGE) / madvise(MADV_HUGEPAGE) on each. */
+enum hk_thp { HK_THP_DEFAULT, HK_THP_NEVER, HK_THP_ALWAYS };
+
 /* Debug-log subsystems (HAKMEM_LOG=os,superslab,... or all). */
 enum {
 	HK_LOG_OS = 1u << 0,
@@ -47,6 +51,12 @@ struct hk_options {
 	uint64_t stats_interval_ms;	/* periodic report from slow paths; 0 = off */
 	uint64_t stats_page;		/* the page hakmem-stat reads */
 	_Alignas(uint64_t) char stats_file[HK_OPT_TEXT_SIZE];	/* "": stderr; %p: the PID */
+	/* The heap profiler (prof.h) and huge pages for SuperSlabs. */
+	uint64_t prof;			/* sample allocations */
+	uint64_t prof_sample;		/* mean bytes between samples */
+	uint64_t prof_interval_ms;	/* write a profile this often; 0 = never */
+	_Alignas(uint64_t) char prof_prefix[HK_OPT_TEXT_SIZE];	/* profile files: <prefix>.<pid>.<seq>.<kind>.heap */
+	uint64_t thp;			/* enum hk_thp */
 };
 
 extern struct hk_options hk_opt;
@@ -68,7 +78,7 @@ struct hk_option {
 	enum hk_opt_when when;
 	uint64_t min, max;	/* HK_OPT_U64 */
 	const char *const *words;	/* HK_OPT_WORD: value = index; HK_OPT_LIST: bit */
-	uint64_t *value;
+	uint64_t *value;	/* HK_OPT_TEXT: its char[HK_OPT_TEXT_SIZE] (cast) */
 	const char *alias;	/* extra environment name, or NULL */
 };
 

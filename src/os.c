@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "os.h"
 
+#include "cgroup.h"
 #include "log.h"
 #include "options.h"
 
@@ -60,8 +61,9 @@ static long read_proc_long(const char *path)
  * mapping of request bytes: more than the user address space (x86-64 has
  * 2^47 bytes; a mapping above that needs a hint, and hakmem gives none),
  * more than RLIMIT_AS, or, unless the kernel overcommits always, more than
- * RAM and swap together. Raising vm.max_map_count or freeing memory would
- * not help, so such a failure is not reported (glibc says nothing too). */
+ * RAM (or the cgroup's memory limit, if lower) and swap together. Raising
+ * vm.max_map_count or freeing memory would not help, so such a failure is
+ * not reported (glibc says nothing too). */
 static bool never_fits(size_t request)
 {
 	if (request > (size_t)1 << 47)
@@ -71,8 +73,13 @@ static bool never_fits(size_t request)
 	    request > rl.rlim_cur)
 		return true;
 	struct sysinfo si;
-	return read_proc_long("/proc/sys/vm/overcommit_memory") != 1 && sysinfo(&si) == 0 &&
-	       request / (si.mem_unit ? si.mem_unit : 1) > (uint64_t)si.totalram + si.totalswap;
+	if (read_proc_long("/proc/sys/vm/overcommit_memory") == 1 || sysinfo(&si) != 0)
+		return false;
+	uint64_t unit = si.mem_unit ? si.mem_unit : 1, ram = si.totalram;
+	uint64_t limit = hk_cgroup_limit() / unit;
+	if (limit && limit < ram)
+		ram = limit;
+	return request / unit > ram + si.totalswap;
 }
 
 void hk_os_report_enomem(size_t request)

@@ -1,5 +1,6 @@
 #include "pool.h"
 
+#include "cgroup.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
@@ -25,7 +26,9 @@ enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
  * A tick runs every purge_decay_ms / 2. It decommits the dirty free slots
  * that were dirty and free at the previous tick already (aged_mask), and
  * every dirty free slot of a SuperSlab that got no slot back for a whole
- * decay time (so a process that was idle is purged at its first tick). */
+ * decay time (so a process that was idle is purged at its first tick).
+ * While the process's cgroup uses more than 7/8 of its memory limit (see
+ * cgroup.h), every tick treats all free memory as having decayed. */
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
 static hk_superslab *lists[LIST_COUNT];
@@ -166,13 +169,14 @@ static hk_superslab *purge(uint64_t now)
 	if (!HK_OPT(trim) || !tick_due(now))
 		return NULL;
 	atomic_store_explicit(&last_tick, now, memory_order_relaxed);
+	bool pressed = hk_cgroup_pressed();
 	hk_superslab *victims = NULL;
 	size_t kept = 0;
 	for (unsigned i = 0; i < 2; i++) {
 		hk_superslab *next;
 		for (hk_superslab *ss = lists[order[i]]; ss; ss = next) {
 			next = ss->next;
-			bool idle = now - ss->released_ms >= decay;
+			bool idle = pressed || now - ss->released_ms >= decay;
 			if (order[i] == LIST_EMPTY && idle && ++kept > HK_OPT(superslab_reserve)) {
 				unlink_ss(ss);
 				dirty_slots -= (size_t)__builtin_popcount(dirty_free(ss));

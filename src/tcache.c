@@ -8,6 +8,7 @@
 #include "log.h"
 #include "options.h"
 #include "pool.h"
+#include "prof.h"
 #include "remote.h"
 #include "report.h"
 #include "stats.h"
@@ -157,6 +158,8 @@ void hk_heap_collect(hk_heap *h)
 void hk_free_slow(void *p, uintptr_t e)
 {
 	int saved = errno;
+	if (HK_UNLIKELY(hk_prof_hooks()))
+		hk_prof_free(p);
 	free_slow(p, e);
 	errno = saved;
 }
@@ -344,6 +347,8 @@ static void *alloc_slow(unsigned cls, bool *zeroed);
 void *hk_alloc_slow(unsigned cls, bool *zeroed)
 {
 	void *p = alloc_slow(cls, zeroed);
+	if (HK_UNLIKELY(hk_prof_hooks()) && p)
+		hk_prof_alloc(p, hk_class_size(cls));
 	if (HK_UNLIKELY(hk_vg_on) && p)
 		HK_VG_MALLOCLIKE(p, hk_class_size(cls), zeroed && *zeroed);
 	return p;

@@ -45,9 +45,9 @@ extern hk_slab hk_empty_slab;
 extern __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec")));
 
 /* The heap the fast paths use: hk_tls_self, except under Valgrind's
- * memcheck or in hardened mode, where it stays &hk_empty_heap so that
- * every call takes the slow path (which describes blocks to memcheck, and
- * checks everything). */
+ * memcheck, in hardened mode or while the heap profiler is on (prof.h),
+ * where it stays &hk_empty_heap so that every call takes the slow path
+ * (which describes blocks to memcheck, checks everything, or samples). */
 extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 
 /* Slow paths (tcache.c). zeroed, when not NULL, is set to whether the

@@ -6,6 +6,7 @@
 #include <sys/auxv.h>
 #include <sys/random.h>
 
+#include "cgroup.h"
 #include "large.h"
 #include "lock.h"
 #include "os.h"
@@ -13,6 +14,7 @@
 #include "meta.h"
 #include "options.h"
 #include "pool.h"
+#include "prof.h"
 #include "registry.h"
 #include "remote.h"
 #include "signals.h"
@@ -63,6 +65,7 @@ void hk_global_init(void)
 	if (getauxval(AT_PAGESZ) != HK_PAGE_SIZE)
 		hk_fatal("unsupported page size %lu", getauxval(AT_PAGESZ));
 	hk_options_init();
+	hk_cgroup_init();
 	hk_signals_update();
 	hk_free_key.value = random_key();
 	hk_free_key.remote = random_key();
@@ -72,6 +75,8 @@ void hk_global_init(void)
 	/* The key comes first: pthread_atfork may itself allocate. */
 	pthread_key_create(&heap_key, thread_exit);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	/* Last: switching the profiler on may allocate (prof.c, prime). */
+	hk_prof_update();
 	in_init = false;
 	atomic_store_explicit(&init_state, 2, memory_order_release);
 }
@@ -116,7 +121,7 @@ hk_heap *hk_thread_attach(void)
 	}
 	reset_heap(h);
 	hk_tls_self = h;
-	if (!hk_vg_on && !HK_OPT(hardened))
+	if (!hk_vg_on && !HK_OPT(hardened) && !HK_OPT(prof))
 		hk_tls_heap = h;
 	HK_DEBUG(HK_LOG_THREAD, "heap %p for thread %lu", (void *)h, (unsigned long)pthread_self());
 	pthread_setspecific(heap_key, h);
@@ -363,9 +368,11 @@ uint64_t hk_thread_sum(size_t offset)
 }
 
 /* Lock order: statistics snapshot, heaps, abandoned, large cache, pool,
- * registry, meta (the order in which the code nests them). */
+ * registry, meta (the order in which the code nests them); the profiler's
+ * is taken with no other held and first. */
 static void fork_prepare(void)
 {
+	hk_prof_fork_prepare();
 	hk_stats_fork_prepare();
 	hk_lock(&heaps_lock);
 	hk_lock(&abandoned_lock);
@@ -384,6 +391,7 @@ static void fork_parent(void)
 	hk_unlock(&abandoned_lock);
 	hk_unlock(&heaps_lock);
 	hk_stats_fork_parent();
+	hk_prof_fork_parent();
 }
 
 /* The other threads' heaps stay as they were in the child: their lists may
@@ -398,4 +406,5 @@ static void fork_child(void)
 	hk_lock_reset(&abandoned_lock);
 	hk_lock_reset(&heaps_lock);
 	hk_stats_fork_child();
+	hk_prof_fork_child();
 }
