@@ -28,7 +28,9 @@ enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
  * every dirty free slot of a SuperSlab that got no slot back for a whole
  * decay time (so a process that was idle is purged at its first tick).
  * While the process's cgroup uses more than 7/8 of its memory limit (see
- * cgroup.h), every tick treats all free memory as having decayed. */
+ * cgroup.h; looked at every PRESSURE_CHECK_MS), nothing is kept: every
+ * slab release runs a tick that treats all free memory as decayed. */
+#define PRESSURE_CHECK_MS 50
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
 static hk_superslab *lists[LIST_COUNT];
@@ -165,11 +167,18 @@ static bool tick_due(uint64_t now)
 static hk_superslab *purge(uint64_t now)
 {
 	static const unsigned order[] = { LIST_EMPTY, LIST_PARTIAL };
+	static uint64_t pressure_checked;
+	static bool pressed;	/* the cgroup is near its memory limit */
 	uint64_t decay = HK_OPT(purge_decay_ms);
-	if (!HK_OPT(trim) || !tick_due(now))
+	if (!HK_OPT(trim))
+		return NULL;
+	if (now - pressure_checked >= PRESSURE_CHECK_MS) {
+		pressure_checked = now;
+		pressed = hk_cgroup_pressed();
+	}
+	if (!pressed && !tick_due(now))
 		return NULL;
 	atomic_store_explicit(&last_tick, now, memory_order_relaxed);
-	bool pressed = hk_cgroup_pressed();
 	hk_superslab *victims = NULL;
 	size_t kept = 0;
 	for (unsigned i = 0; i < 2; i++) {
