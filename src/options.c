@@ -367,12 +367,13 @@ static void read_env_var(const struct hk_option *o, const char *var)
 		apply(var, o->name, strlen(o->name), v, strlen(v));
 }
 
-/* Names of the environment that are not settings: the file to read, and
- * the prefix the test suite keeps for itself. */
+/* Names of the environment that are not settings: the file to read, the
+ * prefix the test suite keeps for itself and the one of hakmem-preload. */
 static bool env_known(const char *var, size_t len)
 {
 	if (word_eq(var, len, "HAKMEM_CONF") || word_eq(var, len, legacy_counters_dump) ||
-	    (len > 12 && strncmp(var, "HAKMEM_TEST_", 12) == 0))
+	    (len > 12 && strncmp(var, "HAKMEM_TEST_", 12) == 0) ||
+	    (len > 15 && strncmp(var, "HAKMEM_PRELOAD_", 15) == 0))
 		return true;
 	for (size_t i = 0; i < hk_options_count; i++) {
 		char name[64];

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Tests of hakmem-preload (system/hakmem-preload.in) on directory trees made
-# here, through --root: enable, disable, status; refusal when the library is
-# missing, broken or hangs; atomic replacement of the file; other entries
-# kept; idempotence. Run by preload.exp, which turns the PASS:/FAIL: lines
+# here, through --root, with the real library: enable, disable, status;
+# refusal when the library is missing, broken or hangs; atomic replacement
+# of the file; other entries kept; idempotence; HAKMEM_PRELOAD_* variables;
+# enable --try and confirm; SELinux labels (with fake SELinux tools, in a
+# user namespace, where one can be made). Run by preload.exp, which turns the PASS:/FAIL: lines
 # into DejaGnu results (anything else goes to hakmem.log).
 #
 # Usage: hakmem-preload.sh TOOL LIBRARY LINE-FILE
@@ -60,6 +62,7 @@ run() {
 
 status_is() { [ "$st" -eq "$1" ]; }
 says() { case $out in *"$1"*) return 0 ;; esac; return 1; }
+says_err() { case $err in *"$1"*) return 0 ;; esac; return 1; }
 # content_is FILE TEXT: FILE holds exactly TEXT.
 content_is() {
 	[ -f "$1" ] || return 1
@@ -237,6 +240,151 @@ start=$(date +%s)
 refuse hanging make_hanging "a library that hangs (2 s timeout)"
 unset HAKMEM_PRELOAD_CHECK_TIMEOUT
 check "the hanging library was given up within 15 s" eval '[ $(( $(date +%s) - start )) -lt 15 ]'
+
+# ---------------------------------------------------------------------------
+# Whose HAKMEM_* names are whose: HAKMEM_PRELOAD_* are the tool's, and the
+# operator's settings do not reach the test programs (which stand for any
+# program of the system).
+newtree ownvars
+file=$t/etc/ld.so.preload
+out=$(HAKMEM_PRELOAD_CHECK_TIMEOUT=60 "$tool" --root "$t" enable 2>&1)
+st=$?
+printf -- '---- HAKMEM_PRELOAD_CHECK_TIMEOUT=60 enable: exit %s\n%s\n' "$st" "$out"
+check "HAKMEM_PRELOAD_CHECK_TIMEOUT=60 enable: exit 0 (the library does not complain about it)" \
+	eval 'status_is 0 && content_is "$file" "$default$nl"'
+out=$(HAKMEM_PRELOAD_CHECK_TIMEOUT=60 "$tool" --root "$t" status 2>&1)
+st=$?
+check "HAKMEM_PRELOAD_CHECK_TIMEOUT=60 status: exit 0" status_is 0
+"$tool" --root "$t" -q disable
+out=$(HAKMEM_STATS=1 HAKMEM_MISUSE=bogus "$tool" --root "$t" enable 2>&1)
+st=$?
+printf -- '---- HAKMEM_STATS=1 HAKMEM_MISUSE=bogus enable: exit %s\n%s\n' "$st" "$out"
+check "the operator's HAKMEM_* settings do not reach the test programs (enable: exit 0)" status_is 0
+"$tool" --root "$t" -q disable
+err=$(HAKMEM_PRELOAD_CHECK_TIMEOUT=60 HAKMEM_PRELOAD_OTHER=1 LD_PRELOAD=$lib sh -c 'echo x | cat >/dev/null' 2>&1)
+printf -- '---- the library with HAKMEM_PRELOAD_* set: [%s]\n' "$err"
+check "the library says nothing about HAKMEM_PRELOAD_* variables" eval '[ -z "$err" ]'
+err=$(HAKMEM_NO_SUCH_SETTING=1 LD_PRELOAD=$lib sh -c 'echo x | cat >/dev/null' 2>&1)
+check "the library still reports an unknown HAKMEM_* setting" says_err "HAKMEM_NO_SUCH_SETTING"
+
+# ---------------------------------------------------------------------------
+# enable --try: undone by itself unless confirmed.
+newtree try
+file=$t/etc/ld.so.preload
+printf '/opt/a.so\n' >"$file"
+run --try 0 enable
+check "--try 0: usage error (2)" status_is 2
+run --try 2 status
+check "--try with status: usage error (2)" status_is 2
+run confirm
+check "confirm without a trial: exit 1" eval 'status_is 1 && says "nothing to confirm"'
+start=$(date +%s)
+run --try 2 enable
+check "enable --try 2: exit 0, the entry is added" eval 'status_is 0 && content_is "$file" "/opt/a.so$nl$default$nl"'
+check "enable --try 2: it says it is a trial" says "confirm"
+check "enable --try returns at once (within 5 s)" eval '[ $(( $(date +%s) - start )) -lt 5 ]'
+run status
+check "status during the trial tells so" eval 'status_is 0 && says "trial"'
+# wait_reverted SECONDS: until the entry has gone (or SECONDS have passed).
+wait_reverted() {
+	n=0
+	while [ "$n" -lt "$(($1 * 10))" ] && ! content_is "$file" "/opt/a.so$nl"; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	content_is "$file" "/opt/a.so$nl"
+}
+check "not confirmed: the entry is taken out by itself within 8 s, the other one kept" wait_reverted 8
+check "not confirmed: the trial's state file is gone" no_temp_files ld.so.preload
+run confirm
+check "confirm after the trial ended: exit 1" status_is 1
+run status
+check "status after the trial: not enabled (exit 3)" status_is 3
+
+run --try 2 enable
+check "enable --try 2 (to confirm): exit 0" status_is 0
+run --try 2 enable
+check "enable --try while enabled: refused (exit 1)" status_is 1
+run confirm
+check "confirm: exit 0" eval 'status_is 0 && says "confirmed"'
+sleep 3
+check "confirmed: still enabled after the trial's time" content_is "$file" "/opt/a.so$nl$default$nl"
+check "confirmed: no state file is left" no_temp_files ld.so.preload
+run confirm
+check "confirm again: nothing to confirm (exit 1)" status_is 1
+run disable
+run --try 2 enable
+run disable
+check "disable during a trial: disabled, the trial ended" eval 'status_is 0 && content_is "$file" "/opt/a.so$nl"'
+sleep 3
+check "after the ended trial nothing changes the file" eval 'content_is "$file" "/opt/a.so$nl" && no_temp_files ld.so.preload'
+
+# ---------------------------------------------------------------------------
+# SELinux: the rewritten file gets the label of the old one, and a new file
+# on the running system the policy's. The tool looks programs up in a fixed
+# PATH that starts with /usr/local/sbin: in a user and mount namespace, a
+# directory of fake selinuxenabled, chcon and restorecon (which log their
+# arguments) is mounted there; for the running system, a copy of /etc made
+# of symbolic links is mounted on /etc.
+fake=$work/fake-sbin
+mkdir -p "$fake"
+printf '#!/bin/sh\nexit 0\n' >"$fake/selinuxenabled"
+for p in chcon restorecon; do
+	printf '#!/bin/sh\necho "%s $*" >>"%s/selinux.log"\n' "$p" "$work" >"$fake/$p"
+done
+chmod +x "$fake"/*
+# in_ns COMMAND...: run COMMAND with the fakes on /usr/local/sbin (and,
+# with HK_LIVE_ETC set, that directory on /etc).
+in_ns() {
+	unshare --user --map-root-user --mount sh -c '
+		mount --bind "$0" /usr/local/sbin || exit 125
+		if [ -n "${HK_LIVE_ETC-}" ]; then mount --bind "$HK_LIVE_ETC" /etc || exit 125; fi
+		exec "$@"' "$fake" "$@"
+}
+if ! in_ns true 2>/dev/null; then
+	echo "UNSUPPORTED: SELinux labels (no user and mount namespace here: unshare failed)"
+else
+	newtree selinux
+	file=$t/etc/ld.so.preload
+	printf '/opt/a.so\n' >"$file"
+	: >"$work/selinux.log"
+	out=$(in_ns "$tool" --root "$t" enable 2>&1)
+	st=$?
+	printf -- '---- (SELinux) enable: exit %s\n%s\n' "$st" "$out"
+	cat "$work/selinux.log"
+	check "SELinux: enable rewrites the file" eval 'status_is 0 && content_is "$file" "/opt/a.so$nl$default$nl"'
+	check "SELinux: the new file gets the old one's label before the rename (chcon --reference)" \
+		grep -q "^chcon --reference=$file $t/etc/\.ld\.so\.preload\." "$work/selinux.log"
+	: >"$work/selinux.log"
+	out=$(in_ns "$tool" --root "$t" disable 2>&1)
+	st=$?
+	check "SELinux: disable (other entries left) relabels too" eval 'status_is 0 &&
+		grep -q "^chcon --reference=$file $t/etc/\.ld\.so\.preload\." "$work/selinux.log"'
+
+	# The running system: /etc is a directory of links to the real one.
+	live=$work/live-etc
+	mkdir -p "$live"
+	for f in /etc/* /etc/.[!.]*; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		[ "$f" = /etc/ld.so.preload ] || ln -s "$f" "$live/"
+	done
+	: >"$work/selinux.log"
+	out=$(HK_LIVE_ETC=$live in_ns "$tool" --library "$(readlink -f "$lib")" enable 2>&1)
+	st=$?
+	printf -- '---- (SELinux, running system) enable: exit %s\n%s\n' "$st" "$out"
+	cat "$work/selinux.log"
+	check "SELinux, running system: enable makes /etc/ld.so.preload and programs start with it" \
+		eval 'status_is 0 && [ -f "$live/ld.so.preload" ]'
+	check "SELinux, running system: a new /etc/ld.so.preload gets the policy's label (restorecon)" \
+		grep -q "^restorecon /etc/ld.so.preload$" "$work/selinux.log"
+	out=$(HK_LIVE_ETC=$live in_ns sh -c 'grep -c libhakmem /proc/self/maps' 2>&1)
+	check "SELinux, running system: a program started afterwards has hakmem (from /etc/ld.so.preload)" \
+		eval '[ "$out" -gt 0 ] 2>/dev/null'
+	: >"$work/selinux.log"
+	out=$(HK_LIVE_ETC=$live in_ns "$tool" --library "$(readlink -f "$lib")" disable 2>&1)
+	st=$?
+	check "SELinux, running system: disable removes the file" eval 'status_is 0 && [ ! -e "$live/ld.so.preload" ]'
+fi
 
 # ---------------------------------------------------------------------------
 # A symbolic link is not edited.
