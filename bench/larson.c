@@ -261,18 +261,24 @@ static void *std_worker(void *arg)
 	return NULL;
 }
 
+/* A new block of a random size at blk[i], its first bytes written; returns
+ * digest with its size mixed in. */
+static uint64_t std_fill(void **blk, uint32_t *len, uint64_t i, uint64_t *rng, uint64_t digest)
+{
+	len[i] = std_size(rng);
+	blk[i] = use_cxx ? cxx_new(len[i]) : malloc(len[i]);
+	if (!blk[i])
+		bench_fail("larson", "malloc returned NULL in the warm-up");
+	memset(blk[i], 'a', len[i] < 2 ? len[i] : 2);
+	return bench_mix(digest, len[i]);
+}
+
 /* Warm-up, on the main thread: all tables are slices of blk/len. */
 static uint64_t std_warmup(void **blk, uint32_t *len, uint64_t total, uint64_t *rng)
 {
 	uint64_t digest = 0;
-	for (uint64_t i = 0; i < total; i++) {
-		len[i] = std_size(rng);
-		blk[i] = use_cxx ? cxx_new(len[i]) : malloc(len[i]);
-		if (!blk[i])
-			bench_fail("larson", "malloc returned NULL in the warm-up");
-		memset(blk[i], 'a', len[i] < 2 ? len[i] : 2);
-		digest = bench_mix(digest, len[i]);
-	}
+	for (uint64_t i = 0; i < total; i++)
+		digest = std_fill(blk, len, i, rng, digest);
 	for (uint64_t i = total; i > 1; i--) {
 		uint64_t j = (uint64_t)std_draw(rng, (long)i);
 		void *b = blk[j];
@@ -286,12 +292,7 @@ static uint64_t std_warmup(void **blk, uint32_t *len, uint64_t total, uint64_t *
 			cxx_delete(blk[i]);
 		else
 			free(blk[i]);
-		len[i] = std_size(rng);
-		blk[i] = use_cxx ? cxx_new(len[i]) : malloc(len[i]);
-		if (!blk[i])
-			bench_fail("larson", "malloc returned NULL in the warm-up");
-		memset(blk[i], 'a', len[i] < 2 ? len[i] : 2);
-		digest = bench_mix(digest, len[i]);
+		digest = std_fill(blk, len, i, rng, digest);
 	}
 	return digest;
 }

@@ -26,8 +26,9 @@ static size_t usable(const void *p)
 
 /* A large block. When the kernel refuses the mapping, the memory the
  * engine keeps for reuse may be what the address space lacks: give it
- * back and ask once more. */
-static void *large_alloc(size_t size, size_t align, size_t *dirty)
+ * back and ask once more. Not inlined: malloc's fast path would then save
+ * registers for the retry's sake. */
+HK_NOINLINE static void *large_alloc(size_t size, size_t align, size_t *dirty)
 {
 	void *p = hk_large_alloc(size, align, dirty);
 	if (HK_UNLIKELY(!p) && hk_thread_reclaim())

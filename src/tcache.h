@@ -83,7 +83,7 @@ void hk_quarantine_flush(hk_heap *h);
 
 /* A block of class cls. zeroed as for hk_alloc_slow. A block without the
  * key (freed twice, see slab.h) goes to the slow path, which reports it.
- * 21 instructions with the ret: objdump -d of hakmem_malloc in a build
+ * 23 instructions with the ret: objdump -d of hakmem_malloc in a build
  * configured with ac_cv_header_valgrind_valgrind_h=no. */
 HK_INLINE void *hk_tcache_alloc(size_t cls, bool *zeroed)
 {
@@ -101,10 +101,10 @@ HK_INLINE void *hk_tcache_alloc(size_t cls, bool *zeroed)
 }
 
 /* Any pointer (NULL too: the slow path takes it). Stores into the block
- * and loads nothing from it (slab.h, Double frees). 39 instructions with
+ * and loads nothing from it (slab.h, Double frees). 43 instructions with
  * the ret, counted as for hk_tcache_alloc: 13 for the registry, 8 for the
  * block-start check, the rest the owner test, the push and the counts.
- * With malloc, 62 per pair: bench/run --only callgrind. */
+ * With malloc and the two calls, 70 per pair: bench/run --only callgrind. */
 HK_INLINE void hk_free_fast(void *p)
 {
 	uintptr_t e = hk_registry_lookup(p);

@@ -6,31 +6,6 @@
 
 #include <stdio.h>
 
-/* Whether the mapping holding p has the "hg" (MADV_HUGEPAGE) flag; -1 if
- * smaps has no mapping for it. */
-static int madvised_huge(const void *p)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	int in = 0, found = -1;
-	uintptr_t a = (uintptr_t)p;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f)) {
-		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = a >= lo && a < hi;
-			continue;
-		}
-		if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			found = strstr(line, " hg") != NULL;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 static bool set_bool(const char *name, bool v)
 {
 	return hk_ctl()(name, NULL, NULL, &v, sizeof v) == 0;
@@ -60,7 +35,7 @@ int main(void)
 	if (!CHECK(p != NULL, "malloc(4 MiB)"))
 		return hk_done();
 	memset(p, 1, big);
-	int hg = madvised_huge(p);
+	int hg = hk_vm_flag(p, "hg");
 	if (thp)
 		CHECK(hg == 1, "4 MiB block, option on: its mapping is marked MADV_HUGEPAGE (%d)", hg);
 	CHECK(((uintptr_t)p & (((uintptr_t)2 << 20) - 1)) < 4096,
@@ -68,7 +43,7 @@ int main(void)
 
 	char *s = malloc((size_t)1 << 20);
 	if (CHECK(s != NULL, "malloc(1 MiB)")) {
-		hg = madvised_huge(s);
+		hg = hk_vm_flag(s, "hg");
 		CHECK(hg == 0, "1 MiB block: not marked (%d)", hg);
 	}
 	free(s);
@@ -77,7 +52,7 @@ int main(void)
 	CHECK(set_bool("opt.large_hugepages", false), "opt.large_hugepages = false");
 	p = malloc(big);
 	if (CHECK(p != NULL, "malloc(4 MiB)")) {
-		hg = madvised_huge(p);
+		hg = hk_vm_flag(p, "hg");
 		CHECK(hg == 0, "4 MiB block, option off: not marked (%d)", hg);
 	}
 	free(p);

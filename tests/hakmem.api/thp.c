@@ -6,32 +6,6 @@
 
 #include <stdio.h>
 
-/* Whether the VmFlags of the mapping holding p include flag ("hg", "nh");
- * -1 if smaps has no mapping for it. */
-static int vm_flag(const void *p, const char *flag)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512], want[8];
-	int in = 0, found = -1;
-	uintptr_t a = (uintptr_t)p;
-	if (!f)
-		return -1;
-	snprintf(want, sizeof want, " %s", flag);
-	while (fgets(line, sizeof line, f)) {
-		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = a >= lo && a < hi;
-			continue;
-		}
-		if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			found = strstr(line, want) != NULL;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 /* A block from a SuperSlab mapped for it: allocates blocks of a 64 KiB
  * class until one makes the count of SuperSlabs created go up (the slab
  * for that block is the first of the new SuperSlab). The blocks are kept
@@ -77,7 +51,7 @@ int main(void)
 		void *p = block_in_new_superslab(kept, &n, sizeof kept / sizeof kept[0]);
 		if (!CHECK(p != NULL, "thp=%s: a new SuperSlab was mapped", cases[i].value))
 			continue;
-		int hg = vm_flag(p, "hg"), nh = vm_flag(p, "nh");
+		int hg = hk_vm_flag(p, "hg"), nh = hk_vm_flag(p, "nh");
 		CHECK(hg == cases[i].hg && nh == cases[i].nh,
 		      "thp=%s: its VmFlags have hg %d (want %d), nh %d (want %d)", cases[i].value,
 		      hg, cases[i].hg, nh, cases[i].nh);

@@ -528,6 +528,32 @@ static inline uint64_t hk_stat_req(const char *name)
 	return v;
 }
 
+/* Whether the VmFlags of the mapping holding p include flag ("hg", "nh");
+ * -1 if smaps has no mapping for it. */
+static inline int hk_vm_flag(const void *p, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512], want[8];
+	int in = 0, found = -1;
+	uintptr_t a = (uintptr_t)p;
+	if (!f)
+		return -1;
+	snprintf(want, sizeof want, " %s", flag);
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			found = strstr(line, want) != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 /* hakmem keeps free memory for reuse for about opt.purge_decay_ms and
  * gives it back on a later allocation slow path. For a test that checks
  * that memory came back: wait two decay times, then make malloc run its
