@@ -172,6 +172,15 @@ HK_INLINE hk_block *hk_slab_bump(hk_slab *s)
 	return b;
 }
 
+/* Put b, freed, on s's free list (owner only; used is the caller's). */
+HK_INLINE void hk_slab_push(hk_slab *s, hk_block *b)
+{
+	b->next = s->free;
+	b->key = hk_free_key.value;
+	s->free = b;
+	s->xsum ^= (uintptr_t)b;
+}
+
 /* Whether b, found on a list of s, is a block of s with key: a free block
  * that may be handed out (hk_free_key.value) or taken from a remote list
  * (hk_free_key.remote). */

@@ -68,10 +68,7 @@ void hk_slab_emptied(hk_heap *h, hk_slab *s)
 /* Local free of a block whose checks are done and key is set. */
 static void free_local(hk_heap *h, hk_slab *s, hk_block *b)
 {
-	b->next = s->free;
-	b->key = hk_free_key.value;
-	s->free = b;
-	s->xsum ^= (uintptr_t)b;
+	hk_slab_push(s, b);
 	s->used--;
 	h->local_frees++;
 	if (s->where == HK_WHERE_FULL)
@@ -84,10 +81,7 @@ static void free_local(hk_heap *h, hk_slab *s, hk_block *b)
  * at what else arrived in the slab and park it again. */
 static void free_delivered(hk_heap *h, hk_slab *s, hk_block *b)
 {
-	b->next = s->free;
-	b->key = hk_free_key.value;
-	s->free = b;
-	s->xsum ^= (uintptr_t)b;
+	hk_slab_push(s, b);
 	s->used--;
 	if (s->where != HK_WHERE_CUR && !h->exiting)
 		hk_remote_splice(s, hk_remote_drain_park(s));

@@ -114,10 +114,7 @@ HK_INLINE void hk_free_fast(void *p)
 		hk_block *b = p;
 		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
 			      hk_slab_is_block(s, p) && b != s->free)) {
-			b->next = s->free;
-			b->key = hk_free_key.value;
-			s->free = b;
-			s->xsum ^= (uintptr_t)b;
+			hk_slab_push(s, b);
 			h->local_frees++;
 			if (HK_UNLIKELY(--s->used == 0))
 				hk_slab_emptied(h, s);
