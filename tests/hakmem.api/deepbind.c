@@ -89,11 +89,14 @@ static void scenario(void *arg)
 	const char *owner = mod_malloc_owner();
 	CHECK(strstr(owner, "libc.so") != NULL,
 	      "the module's malloc is glibc's (%s)", owner);
-	Dl_info info;
+	Dl_info info = { 0 };
 	void *(*ours)(size_t) = malloc;
 	void *sym;
 	memcpy(&sym, &ours, sizeof sym);
-	CHECK(dladdr(sym, &info) && info.dli_fname &&
+	/* Before CHECK: the order in which its arguments (the condition and
+	 * the message's) are evaluated is unspecified. */
+	int found = dladdr(sym, &info);
+	CHECK(found && info.dli_fname &&
 	      strstr(info.dli_fname, "libhakmem"),
 	      "the program's malloc is hakmem's (%s)",
 	      info.dli_fname ? info.dli_fname : "?");
