@@ -273,15 +273,23 @@ if os.geteuid() == 0:
         check(r.returncode == 1 and "permission denied" in r.stderr,
               "root's process: refused to nobody")
         t.quit()
-        t = Proc([TARGET], env(), user="nobody")
-        check(isinstance(parse(t.ask("snap")), dict), "the target runs as nobody")
-        r = tool("--json", t.pid)
-        check(r.returncode == 0 and isinstance(parse(r.stdout), dict),
-              "nobody's process: root may read it")
-        r = tool("--json", t.pid, user="daemon")
-        check(r.returncode == 1 and "permission denied" in r.stderr,
-              "nobody's process: refused to another user (daemon)")
-        t.quit()
+        # nobody may not reach the build tree (rpmbuild's %check builds in
+        # a directory only root can enter): then it cannot run the target.
+        probe = subprocess.run(as_user("nobody") + [TARGET], input="quit\n", text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env())
+        if probe.returncode != 0:
+            print("note: nobody cannot run %s here (%s): nobody's process was not tested"
+                  % (TARGET, probe.stderr.strip()[:200]))
+        else:
+            t = Proc([TARGET], env(), user="nobody")
+            check(isinstance(parse(t.ask("snap")), dict), "the target runs as nobody")
+            r = tool("--json", t.pid)
+            check(r.returncode == 0 and isinstance(parse(r.stdout), dict),
+                  "nobody's process: root may read it")
+            r = tool("--json", t.pid, user="daemon")
+            check(r.returncode == 1 and "permission denied" in r.stderr,
+                  "nobody's process: refused to another user (daemon)")
+            t.quit()
     else:
         print("note: no user nobody or daemon: the other-user cases were not run")
 else:
