@@ -27,10 +27,17 @@ enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
  * that were dirty and free at the previous tick already (aged_mask), and
  * every dirty free slot of a SuperSlab that got no slot back for a whole
  * decay time (so a process that was idle is purged at its first tick).
+ * A ceiling holds at every slab release as well: no more dirty free slots
+ * than slots in use (and PURGE_MIN_SLOTS); beyond it they are decommitted
+ * at once. So a server that drops most of its data (redis FLUSHALL) and
+ * then goes quiet gives the memory back without waiting for a tick that
+ * only its next slow path would run.
+ *
  * While the process's cgroup uses more than 7/8 of its memory limit (see
  * cgroup.h; looked at every PRESSURE_CHECK_MS), nothing is kept: every
  * slab release runs a tick that treats all free memory as decayed. */
 #define PRESSURE_CHECK_MS 50
+#define PURGE_MIN_SLOTS 64	/* 4 MiB */
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
 static hk_superslab *lists[LIST_COUNT];
@@ -161,6 +168,8 @@ static bool tick_due(uint64_t now)
 	       (HK_OPT(purge_decay_ms) + 1) / 2;
 }
 
+static hk_superslab *tick(uint64_t now, bool pressed);
+
 /* A purge tick, if one is due (see Decay above). Takes the empty
  * SuperSlabs to unmap off the lists and returns them, linked by next
  * (the caller unmaps them after the lock). */
@@ -169,15 +178,29 @@ static hk_superslab *purge(uint64_t now)
 	static const unsigned order[] = { LIST_EMPTY, LIST_PARTIAL };
 	static uint64_t pressure_checked;
 	static bool pressed;	/* the cgroup is near its memory limit */
-	uint64_t decay = HK_OPT(purge_decay_ms);
 	if (!HK_OPT(trim))
 		return NULL;
 	if (now - pressure_checked >= PRESSURE_CHECK_MS) {
 		pressure_checked = now;
 		pressed = hk_cgroup_pressed();
 	}
-	if (!pressed && !tick_due(now))
-		return NULL;
+	hk_superslab *victims = NULL;
+	if (pressed || tick_due(now))
+		victims = tick(now, pressed);
+	/* The ceiling: never more resident free slots than slots in use. */
+	size_t cap = used_slots > PURGE_MIN_SLOTS ? used_slots : PURGE_MIN_SLOTS;
+	for (unsigned i = 0; i < 2 && dirty_slots > cap; i++)
+		for (hk_superslab *ss = lists[order[i]]; ss && dirty_slots > cap; ss = ss->next)
+			decommit(ss, dirty_free(ss));
+	return victims;
+}
+
+/* The tick of purge(): decommit what has decayed, and take off the lists
+ * (and return) the decayed empty SuperSlabs beyond the reserve. */
+static hk_superslab *tick(uint64_t now, bool pressed)
+{
+	static const unsigned order[] = { LIST_EMPTY, LIST_PARTIAL };
+	uint64_t decay = HK_OPT(purge_decay_ms);
 	atomic_store_explicit(&last_tick, now, memory_order_relaxed);
 	hk_superslab *victims = NULL;
 	size_t kept = 0;
