@@ -251,11 +251,7 @@ hk_slab *hk_pool_acquire(unsigned cls, bool may_map)
 	if (s || !may_map)
 		return s;
 
-	/* Empty SuperSlabs kept for the decay time hold address space that
-	 * the kernel may have just refused: give it back and ask again. */
 	hk_superslab *ss = hk_superslab_create((unsigned)HK_OPT(superslab_lg));
-	if (!ss && hk_pool_release_empty())
-		ss = hk_superslab_create((unsigned)HK_OPT(superslab_lg));
 	if (!ss)
 		return NULL;
 	hk_lock(&pool_lock);

@@ -329,6 +329,10 @@ static hk_slab *next_slab(hk_heap *h, unsigned cls)
 			return s;
 		}
 		s = hk_pool_acquire(cls, true);
+		/* Refused: the memory kept for reuse may be what the address
+		 * space lacks. */
+		if (!s && hk_thread_reclaim())
+			s = hk_pool_acquire(cls, true);
 		if (!s)
 			return NULL;
 	}
