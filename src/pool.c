@@ -170,12 +170,15 @@ static bool tick_due(uint64_t now)
 
 static hk_superslab *tick(uint64_t now, bool pressed);
 
-/* A purge tick, if one is due (see Decay above). Takes the empty
- * SuperSlabs to unmap off the lists and returns them, linked by next
- * (the caller unmaps them after the lock). */
+/* Purges look at empty SuperSlabs first: they are the least likely to be
+ * used again soon. */
+static const unsigned purge_order[] = { LIST_EMPTY, LIST_PARTIAL };
+
+/* A purge tick, if one is due, then the ceiling (see Decay above). Takes
+ * the empty SuperSlabs to unmap off the lists and returns them, linked by
+ * next (the caller unmaps them after the lock). */
 static hk_superslab *purge(uint64_t now)
 {
-	static const unsigned order[] = { LIST_EMPTY, LIST_PARTIAL };
 	static uint64_t pressure_checked;
 	static bool pressed;	/* the cgroup is near its memory limit */
 	if (!HK_OPT(trim))
@@ -190,7 +193,7 @@ static hk_superslab *purge(uint64_t now)
 	/* The ceiling: never more resident free slots than slots in use. */
 	size_t cap = used_slots > PURGE_MIN_SLOTS ? used_slots : PURGE_MIN_SLOTS;
 	for (unsigned i = 0; i < 2 && dirty_slots > cap; i++)
-		for (hk_superslab *ss = lists[order[i]]; ss && dirty_slots > cap; ss = ss->next)
+		for (hk_superslab *ss = lists[purge_order[i]]; ss && dirty_slots > cap; ss = ss->next)
 			decommit(ss, dirty_free(ss));
 	return victims;
 }
@@ -199,17 +202,16 @@ static hk_superslab *purge(uint64_t now)
  * (and return) the decayed empty SuperSlabs beyond the reserve. */
 static hk_superslab *tick(uint64_t now, bool pressed)
 {
-	static const unsigned order[] = { LIST_EMPTY, LIST_PARTIAL };
 	uint64_t decay = HK_OPT(purge_decay_ms);
 	atomic_store_explicit(&last_tick, now, memory_order_relaxed);
 	hk_superslab *victims = NULL;
 	size_t kept = 0;
 	for (unsigned i = 0; i < 2; i++) {
 		hk_superslab *next;
-		for (hk_superslab *ss = lists[order[i]]; ss; ss = next) {
+		for (hk_superslab *ss = lists[purge_order[i]]; ss; ss = next) {
 			next = ss->next;
 			bool idle = pressed || now - ss->released_ms >= decay;
-			if (order[i] == LIST_EMPTY && idle && ++kept > HK_OPT(superslab_reserve)) {
+			if (purge_order[i] == LIST_EMPTY && idle && ++kept > HK_OPT(superslab_reserve)) {
 				unlink_ss(ss);
 				dirty_slots -= (size_t)__builtin_popcount(dirty_free(ss));
 				ss->next = victims;
