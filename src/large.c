@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "cgroup.h"
+#include "hardened.h"
 #include "lock.h"
 #include "log.h"
 #include "options.h"
@@ -32,8 +33,32 @@ static size_t map_size_for(size_t offset, size_t size)
  * pages. */
 #define HK_LARGE_HUGE ((size_t)2 << 20)
 
-static void *map_fresh(size_t map_size, size_t map_align)
+/* Guard pages (hardened.h): the mapping gets an inaccessible region of
+ * map_align bytes (so that the block keeps its alignment) before the
+ * header and one slot after the end; *guard is set to the first. */
+static void *map_guarded(size_t map_size, size_t map_align, size_t *guard)
 {
+	if (map_size > PTRDIFF_MAX - map_align - HK_SLOT_SIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *base = hk_os_map(map_align + map_size + HK_SLOT_SIZE, map_align);
+	if (!base)
+		return NULL;
+	char *l = base + map_align;
+	mprotect(base, map_align, PROT_NONE);
+	mprotect(l + map_size, HK_SLOT_SIZE, PROT_NONE);
+	hk_os_split();
+	hk_os_split();
+	*guard = map_align;
+	return l;
+}
+
+static void *map_fresh(size_t map_size, size_t map_align, size_t *guard)
+{
+	*guard = 0;
+	if (hk_hard_guard_pages())
+		return map_guarded(map_size, map_align, guard);
 	bool huge = map_size >= HK_LARGE_HUGE && HK_OPT(large_hugepages);
 	if (huge && map_align < HK_LARGE_HUGE)
 		map_align = HK_LARGE_HUGE;
@@ -72,6 +97,8 @@ static size_t cache_len, cache_bytes;
 static size_t cache_budget(void)
 {
 	size_t max = (size_t)HK_OPT(large_cache);
+	if (hk_hard_no_large_cache())
+		return 0;
 	/* In a container, at most an eighth of its memory limit. */
 	if (hk_cgroup_limit() && hk_cgroup_limit() / 8 < max)
 		max = (size_t)(hk_cgroup_limit() / 8);
@@ -99,10 +126,23 @@ static void shrink(hk_large *l, size_t new)
 		hk_registry_set((char *)l + new, old - new, (uintptr_t)l);
 }
 
+/* The whole mapping of l: from its guard before to its guard after. */
+static char *map_start(const hk_large *l, size_t *size)
+{
+	*size = l->map_size + (l->guard ? l->guard + HK_SLOT_SIZE : 0);
+	return (char *)l - l->guard;
+}
+
 static void unmap(hk_large *l)
 {
+	size_t size;
+	char *start = map_start(l, &size);
 	hk_registry_set(l, l->map_size, 0);
-	hk_os_unmap(l, l->map_size);
+	if (l->guard) {
+		hk_os_join();
+		hk_os_join();
+	}
+	hk_os_unmap(start, size);
 }
 
 static bool cache_put(hk_large *l, size_t budget);
@@ -121,6 +161,7 @@ static void split(hk_large *l, size_t new)
 	if (HK_UNLIKELY(hk_vg_on))
 		HK_VG_UNDEFINED(t, sizeof *t);
 	t->magic = HK_LARGE_CACHED;
+	t->guard = 0;
 	t->map_size = tail;
 	t->offset = HK_LARGE_HEADER;
 	hk_registry_set(t, tail, (uintptr_t)t);
@@ -236,6 +277,108 @@ static bool cache_put(hk_large *l, size_t budget)
 	return kept;
 }
 
+/* The quarantine of freed large blocks (hardened.h): inaccessible, their
+ * pages given back, their addresses kept from reuse until
+ * HK_LARGE_QUARANTINE more large blocks are freed; under cache_lock. */
+static struct {
+	char *start;
+	size_t size;
+} retired[HK_LARGE_QUARANTINE];
+static size_t retired_next;
+
+static void retire(hk_large *l)
+{
+	size_t size, map_size = l->map_size;
+	char *start = map_start(l, &size);
+	hk_registry_set(l, map_size, 0);
+	int saved = errno;
+	if (mprotect(l, map_size, PROT_NONE) != 0 || madvise(l, map_size, MADV_DONTNEED) != 0) {
+		errno = saved;
+		hk_registry_set(l, map_size, (uintptr_t)l);
+		unmap(l);
+		return;
+	}
+	/* Joined with its guards: one inaccessible mapping. */
+	if (start != (char *)l) {
+		hk_os_join();
+		hk_os_join();
+	}
+	hk_lock(&cache_lock);
+	char *old = retired[retired_next].start;
+	size_t old_size = retired[retired_next].size;
+	retired[retired_next].start = start;
+	retired[retired_next].size = size;
+	retired_next = (retired_next + 1) % HK_LARGE_QUARANTINE;
+	hk_unlock(&cache_lock);
+	if (old)
+		hk_os_unmap(old, old_size);
+}
+
+/* Canaries (hardened.h): the last bytes of the header before the block,
+ * and the first bytes of the room after it. */
+static size_t canary_before(const hk_large *l)
+{
+	size_t gap = l->offset - sizeof *l;
+	return gap < HK_LARGE_CANARY ? gap : HK_LARGE_CANARY;
+}
+
+static size_t canary_after(const hk_large *l)
+{
+	size_t room = l->map_size - l->offset - l->size;
+	return room < HK_LARGE_CANARY ? room : HK_LARGE_CANARY;
+}
+
+/* The request (size bytes, as kind) was granted in l: set its usable
+ * size and, with canaries, write them. */
+static void seal(hk_large *l, size_t size, unsigned kind)
+{
+	char *p = (char *)l + l->offset;
+	l->kind = kind;
+	if (!hk_hard_canary_large()) {
+		l->size = l->map_size - l->offset;
+		return;
+	}
+	l->size = size;
+	hk_canary_fill(p - canary_before(l), canary_before(l), (uintptr_t)l);
+	hk_canary_fill(p + size, canary_after(l), (uintptr_t)l);
+}
+
+/* Bytes to map for a request of size bytes: with canaries, room for the
+ * pattern after it. */
+static size_t with_room(size_t size)
+{
+	return hk_hard_canary_large() && size <= PTRDIFF_MAX ? size + HK_LARGE_CANARY / 4 : size;
+}
+
+/* Check l's canaries and (with small canaries, when kind is not
+ * HK_KIND_FREE) its kind before what releases or resizes it. Reports the
+ * misuse and returns false if one is broken. */
+static bool check(const hk_large *l, unsigned kind, const char *what)
+{
+	if (!hk_hard_canary_large())
+		return true;
+	const char *p = (const char *)l + l->offset;
+	size_t before = canary_before(l);
+	if (hk_canary_find(p - before, before, (uintptr_t)l) < before) {
+		hk_misuse("%s: heap underflow: the bytes before block %p were overwritten", what,
+			  (const void *)p);
+		return false;
+	}
+	size_t after = l->size <= l->map_size - l->offset ? canary_after(l) : 0;
+	size_t off = hk_canary_find(p + l->size, after, (uintptr_t)l);
+	if (!after || off < after) {
+		hk_misuse("%s: heap overflow: block %p of %zu bytes was written past its end "
+			  "(at offset %zu)",
+			  what, (const void *)p, l->size, l->size + off);
+		return false;
+	}
+	if (kind != HK_KIND_FREE && hk_hard_canary_small() && l->kind != kind) {
+		hk_report_kind(what, p, l->kind, kind);
+		return false;
+	}
+	return true;
+}
+
 size_t hk_large_trim(void)
 {
 	hk_large *all[HK_LARGE_CACHE_SLOTS];
@@ -253,12 +396,12 @@ size_t hk_large_trim(void)
 	return bytes;
 }
 
-void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
+void *hk_large_alloc(size_t size, size_t align, unsigned kind, size_t *dirty)
 {
 	hk_report_poll(); /* as the small-block slow path does */
 	size_t offset = align > HK_LARGE_HEADER ? align : HK_LARGE_HEADER;
 	size_t map_align = align > HK_SLOT_SIZE ? align : HK_SLOT_SIZE;
-	size_t map_size = map_size_for(offset, size);
+	size_t map_size = map_size_for(offset, with_room(size));
 	if (!map_size) {
 		errno = ENOMEM;
 		return NULL;
@@ -277,42 +420,51 @@ void *hk_large_alloc(size_t size, size_t align, size_t *dirty)
 		 * mapping within its budget, so that it does not hold its whole
 		 * budget on top of a growing live set. */
 		evict(map_size, cache_budget(), false);
-		l = map_fresh(map_size, map_align);
+		size_t guard;
+		l = map_fresh(map_size, map_align, &guard);
 		if (!l && hk_large_trim())
-			l = map_fresh(map_size, map_align);
+			l = map_fresh(map_size, map_align, &guard);
 		if (!l)
 			return NULL;
+		l->map_size = map_size;
+		l->guard = guard;
 		if (!reg_add(l, map_size)) {
-			hk_os_unmap(l, map_size);
+			unmap(l);
 			errno = ENOMEM;
 			return NULL;
 		}
-		l->map_size = map_size;
 		HK_DEBUG(HK_LOG_LARGE, "mapped %p, %zu bytes", (void *)l, map_size);
 	}
 	l->magic = HK_LARGE_MAGIC;
 	l->offset = offset;
 	l->want = map_size;
 	l->align = map_align;
+	seal(l, size, kind);
 	hk_stats_add(&hk_gstats.large_live, 1);
 	hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size);
 	if (HK_UNLIKELY(hk_vg_on))
-		HK_VG_MALLOCLIKE((char *)l + offset, l->map_size - offset, fresh);
+		HK_VG_MALLOCLIKE((char *)l + offset, l->size, fresh);
 	if (HK_UNLIKELY(hk_prof_hooks()))
 		return hk_prof_alloc((char *)l + offset, size);
 	return (char *)l + offset;
 }
 
-void hk_large_free(hk_large *l)
+void hk_large_free(hk_large *l, unsigned kind, const char *what)
 {
+	if (!check(l, kind, what))
+		return;
 	/* The budget counts the block itself as in use: a program that frees
 	 * its only big buffer and makes another keeps it resident. */
 	size_t budget = cache_budget();
 	hk_stats_add(&hk_gstats.large_live, -1);
 	hk_stats_add(&hk_gstats.large_bytes, -(int64_t)l->map_size);
+	if (hk_hard_quarantine()) {
+		retire(l);
+		return;
+	}
 	/* Room taken for growth and never asked for is address space only:
 	 * not worth a place in the cache. */
-	if (l->map_size > l->want + l->want / 8)
+	if (!l->guard && l->map_size > l->want + l->want / 8)
 		shrink(l, l->want);
 	if (!cache_put(l, budget)) {
 		HK_DEBUG(HK_LOG_LARGE, "unmapped %p, %zu bytes", (void *)l, l->map_size);
@@ -354,7 +506,15 @@ static void *realloc_large(hk_large *l, size_t size);
 void *hk_large_realloc(hk_large *l, size_t size)
 {
 	void *old = (char *)l + l->offset;
-	void *p = realloc_large(l, size);
+	size_t offset = l->offset;
+	unsigned kind = l->kind;
+	if (!check(l, HK_KIND_FREE, "realloc()")) {
+		errno = EINVAL;
+		return NULL;
+	}
+	void *p = realloc_large(l, with_room(size));
+	if (p)
+		seal((hk_large *)((char *)p - offset), size, kind);
 	if (HK_UNLIKELY(hk_prof_hooks()) && p && p != old)
 		return hk_prof_realloc(old, p, size);
 	return p;

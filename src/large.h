@@ -18,18 +18,27 @@
 
 typedef struct hk_large {
 	uint32_t magic;
+	uint32_t kind;		/* enum hk_kind, with small canaries (hardened.h) */
 	size_t map_size;	/* bytes mapped, from the header on */
 	size_t want;		/* of which the last request needed (the rest is room) */
 	size_t offset;		/* user pointer - header */
 	size_t align;		/* the alignment the block needs (live blocks) */
+	size_t size;		/* usable bytes: the request, with canaries */
+	size_t guard;		/* guard pages: bytes of the guard before the header */
 } hk_large;
+
+/* With canaries (hardened.h) the rest of the header before the block holds
+ * the pattern, and so do the first HK_LARGE_CANARY bytes after it. */
+#define HK_LARGE_CANARY ((size_t)64)
+
+_Static_assert(sizeof(hk_large) < HK_LARGE_HEADER, "room for a canary in the header");
 
 /* NULL with errno = ENOMEM on failure. align is a power of two. dirty,
  * when not NULL, is set to how many bytes from the start of the block may
  * not read as zero: 0 for a fresh mapping; for one reused from the cache,
  * what it held before (pages it grew by are fresh), so calloc clears only
  * that. */
-void *hk_large_alloc(size_t size, size_t align, size_t *dirty);
+void *hk_large_alloc(size_t size, size_t align, unsigned kind, size_t *dirty);
 
 /* Unmap the cached mappings; returns their bytes. */
 size_t hk_large_trim(void);
@@ -49,13 +58,16 @@ HK_INLINE hk_large *hk_large_of(uintptr_t entry, const void *p)
 
 HK_INLINE size_t hk_large_usable(const hk_large *l)
 {
-	return l->map_size - l->offset;
+	return l->size;
 }
 
-void hk_large_free(hk_large *l);
+/* Free l; with canaries, checks them first and, when kind is not
+ * HK_KIND_FREE, that the block was allocated as kind (what names the
+ * caller in a report). */
+void hk_large_free(hk_large *l, unsigned kind, const char *what);
 
 /* Resize to size bytes; NULL with errno = ENOMEM (block intact) on
- * failure. */
+ * failure, or NULL with errno = EINVAL if a canary is broken (reported). */
 void *hk_large_realloc(hk_large *l, size_t size);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "hakmem.h"
 #include "foreign.h"
+#include "hardened.h"
 #include "large.h"
 #include "log.h"
 #include "size_class.h"
@@ -19,7 +20,8 @@
 static size_t usable(const void *p)
 {
 	hk_large *l;
-	return hk_block_usable(p, "malloc_usable_size()", &l);
+	size_t n;
+	return hk_block_usable(p, "malloc_usable_size()", &l, &n) ? n : 0;
 }
 
 /* --- The engine's entry points. --------------------------------------- */
@@ -30,18 +32,18 @@ static size_t usable(const void *p)
  * registers for the retry's sake. */
 HK_NOINLINE static void *large_alloc(size_t size, size_t align, size_t *dirty)
 {
-	void *p = hk_large_alloc(size, align, dirty);
+	void *p = hk_large_alloc(size, align, HK_KIND_MALLOC, dirty);
 	if (HK_UNLIKELY(!p) && hk_thread_reclaim())
-		p = hk_large_alloc(size, align, dirty);
+		p = hk_large_alloc(size, align, HK_KIND_MALLOC, dirty);
 	return p;
 }
 
 static inline void *alloc(size_t size)
 {
 	if (HK_LIKELY(size <= HK_TINY_MAX))
-		return hk_tcache_alloc(hk_tiny_size_class(size), NULL);
+		return hk_tcache_alloc(hk_tiny_size_class(size), size, HK_MIN_ALIGN, NULL);
 	if (size <= HK_SMALL_MAX)
-		return hk_tcache_alloc(hk_medium_size_class(size), NULL);
+		return hk_tcache_alloc(hk_medium_size_class(size), size, HK_MIN_ALIGN, NULL);
 	return large_alloc(size, HK_MIN_ALIGN, NULL);
 }
 
@@ -51,7 +53,7 @@ static inline void *alloc_aligned(size_t align, size_t size)
 	if (align <= HK_MIN_ALIGN)
 		return alloc(size);
 	if (size <= HK_SMALL_MAX && align <= HK_SLOT_SIZE)
-		return hk_tcache_alloc(hk_size_class_aligned(size, align), NULL);
+		return hk_tcache_alloc(hk_size_class_aligned(size, align), size, align, NULL);
 	return large_alloc(size, align, NULL);
 }
 
@@ -75,7 +77,7 @@ HK_EXPORT void *hakmem_calloc(size_t n, size_t size)
 	void *p;
 	if (total <= HK_SMALL_MAX) {
 		bool zeroed = true;
-		p = hk_tcache_alloc(hk_size_class(total), &zeroed);
+		p = hk_tcache_alloc(hk_size_class(total), total, HK_MIN_ALIGN, &zeroed);
 		if (p && !zeroed)
 			memset(p, 0, total);
 	} else {
@@ -113,12 +115,14 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 			return realloc_moving(p, old, size);
 	}
 	hk_large *l;
-	size_t old = hk_block_usable(p, "realloc()", &l);
-	if (HK_UNLIKELY(!old)) {
+	size_t old;
+	if (HK_UNLIKELY(!hk_block_usable(p, "realloc()", &l, &old))) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (HK_UNLIKELY(hk_vg_on))
+	/* Memcheck and hardened mode see every block come and go; so do
+	 * guard pages, which an in-place resize would leave behind. */
+	if (HK_UNLIKELY(hk_vg_on || hk_hard_slow() || (l && hk_hard_guard_pages())))
 		return realloc_moving(p, old, size);
 	if (l && size > HK_SMALL_MAX)
 		return hk_large_realloc(l, size);
@@ -199,10 +203,10 @@ HK_EXPORT size_t hakmem_malloc_usable_size(void *p)
 static bool check_size(void *p, size_t size, const char *what)
 {
 	hk_large *l;
+	size_t usable;
 	if (!p)
 		return true;
-	size_t usable = hk_block_usable(p, what, &l);
-	if (!usable)
+	if (!hk_block_usable(p, what, &l, &usable))
 		return false;
 	if (size > usable) {
 		hk_misuse("%s: size %zu is larger than the block %p (%zu bytes)", what, size, p,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hardened.h"
 #include "log.h"
 #include "prof.h"
 #include "signals.h"
@@ -29,6 +30,7 @@ struct hk_options hk_opt = {
 	.large_cache = (uint64_t)64 << 20,
 	.large_hugepages = 1,
 	.misuse = HK_MISUSE_ABORT,
+	.canary = HK_CANARY_LARGE,
 	.stats_print = 0,
 	.crash_report = 0,
 	.log = 0,
@@ -45,6 +47,7 @@ struct hk_options hk_opt = {
 
 static const char *const misuse_words[] = { "abort", "report", NULL };
 static const char *const stats_format_words[] = { "text", "json", NULL };
+static const char *const canary_words[] = { "off", "large", "all", NULL };
 static const char *const thp_words[] = { "default", "never", "always", NULL };
 #ifdef HAKMEM_DEBUG_LOG
 static const char *const log_words[] = { "os", "superslab", "pool", "thread", "large", "ctl", NULL };
@@ -67,6 +70,13 @@ const struct hk_option hk_options[] = {
 	  NULL },
 	{ "misuse", HK_OPT_WORD, HK_OPT_ANYTIME, 0, 1, misuse_words, &hk_opt.misuse, NULL },
 	{ "hardened", HK_OPT_BOOL, HK_OPT_BEFORE_USE, 0, 1, NULL, &hk_opt.hardened, NULL },
+	{ "canary", HK_OPT_WORD, HK_OPT_BEFORE_USE, 0, 2, canary_words, &hk_opt.canary, NULL },
+	{ "guard_pages", HK_OPT_BOOL, HK_OPT_BEFORE_USE, 0, 1, NULL, &hk_opt.guard_pages, NULL },
+	{ "zero_on_free", HK_OPT_BOOL, HK_OPT_BEFORE_USE, 0, 1, NULL, &hk_opt.zero_on_free, NULL },
+	{ "zero_alloc", HK_OPT_BOOL, HK_OPT_BEFORE_USE, 0, 1, NULL, &hk_opt.zero_alloc, NULL },
+	{ "quarantine", HK_OPT_U64, HK_OPT_BEFORE_USE, 0, HK_QUARANTINE_MAX, NULL, &hk_opt.quarantine,
+	  NULL },
+	{ "zero_size", HK_OPT_BOOL, HK_OPT_BEFORE_USE, 0, 1, NULL, &hk_opt.zero_size, NULL },
 	{ "stats_print", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.stats_print,
 	  "HAKMEM_STATS" },
 	{ "crash_report", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.crash_report, NULL },

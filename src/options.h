@@ -41,7 +41,13 @@ struct hk_options {
 	uint64_t large_cache;		/* bytes of freed large blocks kept for reuse */
 	uint64_t large_hugepages;	/* ask for huge pages for large mappings */
 	uint64_t misuse;		/* enum hk_misuse */
-	uint64_t hardened;		/* checked slow paths, delayed reuse */
+	uint64_t hardened;		/* every mechanism of hardened.h */
+	uint64_t canary;		/* enum hk_canary (hardened.h) */
+	uint64_t guard_pages;		/* around large blocks */
+	uint64_t zero_on_free;		/* zero freed blocks, check on reuse */
+	uint64_t zero_alloc;		/* zero blocks handed out */
+	uint64_t quarantine;		/* freed small blocks held per thread */
+	uint64_t zero_size;		/* malloc(0) in an inaccessible region */
 	uint64_t stats_print;		/* statistics table at exit */
 	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
 	uint64_t log;			/* debug-log subsystems (debug builds) */

@@ -1,5 +1,8 @@
 #include "slab.h"
 
+#include <string.h>
+
+#include "hardened.h"
 #include "log.h"
 #include "size_class.h"
 #include "vg.h"
@@ -29,6 +32,19 @@ void hk_slab_init(hk_slab *s, unsigned cls, char *start, bool clean)
 	 * told are free (no access): the engine writes to them again. */
 	if (HK_UNLIKELY(hk_vg_on))
 		HK_VG_UNDEFINED(start, (size_t)ci->slots << HK_SLOT_SHIFT);
+	/* Hardened mode: a block handed out from slots that held other
+	 * blocks must still read as zero (every block is checked zero when
+	 * handed out); and the first block is never handed out, so that
+	 * every block has one before it, whose trailer an underflow hits. */
+	if (!clean && hk_hard_zero_on_free()) {
+		memset(start, 0, (size_t)(s->end - start));
+		s->clean = 1;
+	}
+	if (hk_hard_canary_small()) {
+		hk_block *b = hk_slab_bump(s);
+		s->bumpx ^= (uintptr_t)b;	/* never handed out */
+		hk_canary_seal_free(b, s->block_size);
+	}
 }
 
 HK_COLD void hk_report_double_free(const char *what, const void *p)

@@ -102,11 +102,13 @@ HK_INLINE void hk_slab_set_owner(hk_slab *s, struct hk_heap *h, bool full)
 }
 
 /* The keys stored in free blocks, random per process: value in blocks on
- * a slab's free list, remote in blocks on a remote list. Written once at
+ * a slab's free list, remote in blocks on a remote list (and the secret
+ * of the canaries). Written once at
  * start-up and read by every free, they have a cache line to themselves. */
 struct hk_free_key {
 	uintptr_t value;
 	uintptr_t remote;
+	uint64_t canary;	/* the canaries' secret (hardened.c) */
 } __attribute__((aligned(HK_CACHELINE)));
 extern struct hk_free_key hk_free_key;
 

@@ -24,8 +24,6 @@ hk_heap hk_empty_heap = { .cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab } };
 __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
 __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
 
-static void free_slow(void *p, uintptr_t e);
-
 HK_COLD static void report_invalid(const char *what, const void *p)
 {
 	hk_misuse("%s: %p was not returned by malloc (or was already freed)", what, p);
@@ -149,77 +147,119 @@ void hk_heap_collect(hk_heap *h)
 	}
 }
 
+static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what);
+
 void hk_free_slow(void *p, uintptr_t e)
 {
 	int saved = errno;
 	if (HK_UNLIKELY(hk_prof_hooks()))
 		hk_prof_free(p);
-	free_slow(p, e);
+	free_slow(p, e, HK_KIND_FREE, "free()");
 	errno = saved;
 }
 
-/* Hardened mode. A freed block is filled with a pattern (past its link and
- * key) and waits in the thread's ring of HK_QUARANTINE blocks; when it
- * leaves, the pattern must be intact, or the program wrote to it after
- * freeing it. A double free while it waits is caught by its key. */
-#define POISON ((uint64_t)0xdfdfdfdfdfdfdfdfull)
-#define POISON_MAX 256	/* bytes checked per block: the head, where stale
-			 * pointers to a freed struct usually write */
-
-static size_t poison_words(const hk_slab *s)
+void hk_free_kind(void *p, unsigned kind, const char *what)
 {
-	size_t n = s->block_size < POISON_MAX ? s->block_size : POISON_MAX;
-	return (n - sizeof(hk_block)) / sizeof(uint64_t);
-}
-
-static void poison(hk_slab *s, hk_block *b)
-{
-	uint64_t *w = (uint64_t *)(b + 1);
-	for (size_t i = 0, n = poison_words(s); i < n; i++)
-		w[i] = POISON;
-}
-
-static void check_poison(hk_block *b)
-{
-	hk_slab *s = hk_reg_slab(hk_registry_lookup(b));
-	const uint64_t *w = (const uint64_t *)(b + 1);
-	for (size_t i = 0, n = poison_words(s); i < n; i++) {
-		if (w[i] != POISON) {
-			size_t off = sizeof *b + i * sizeof *w;
-			while (((const unsigned char *)b)[off] == 0xdf)
-				off++;
-			hk_misuse("use after free: block %p was written at offset %zu after free()",
-				  (void *)b, off);
-			return;
-		}
+	if (!hk_hard_canary_small()) {
+		hk_free_fast(p);
+		return;
 	}
+	int saved = errno;
+	if (HK_UNLIKELY(hk_prof_hooks()))
+		hk_prof_free(p);
+	free_slow(p, hk_registry_lookup(p), kind, what);
+	errno = saved;
+}
+
+/* --- Hardened mode (hardened.h): the small-block side. ---------------- */
+
+/* Bytes of a block of s the program may use: all but the trailer. */
+static size_t block_room(const hk_slab *s)
+{
+	return s->block_size - (hk_hard_canary_small() ? HK_TRAILER : 0);
+}
+
+/* Whether the freed block b, zeroed when it was freed but for its key
+ * (and its link, if linked: on a free list, whose walk checks the key),
+ * still is; if not, reports a write after free naming what. */
+static bool still_zero(const hk_block *b, bool linked, const char *what)
+{
+	size_t room = block_room(hk_reg_slab(hk_registry_lookup(b)));
+	size_t off = sizeof *b + hk_zero_find(b + 1, room - sizeof *b);
+	if (!linked && b->key != hk_free_key.value)
+		off = sizeof b->next + (size_t)__builtin_ctzll(b->key ^ hk_free_key.value) / 8;
+	if (!linked && b->next)
+		off = 0;
+	if (off >= room)
+		return true;
+	hk_report_write_after_free(what, b, off);
+	return false;
 }
 
 /* Put b in h's quarantine; returns the block that leaves it (to be freed
- * now), or NULL. */
-static hk_block *quarantine(hk_heap *h, hk_slab *s, hk_block *b)
+ * now), or NULL. The ring fills in order, then a random slot is evicted,
+ * so the order of reuse cannot be foretold. */
+static hk_block *quarantine(hk_heap *h, hk_block *b)
 {
 	if (h == &hk_empty_heap && !(h = hk_thread_attach()))
 		return b;
-	poison(s, b);
-	uint32_t i = h->quarantine_next++ % HK_QUARANTINE;
-	hk_block *out = h->quarantine[i];
+	uint32_t len = hk_hard_quarantine(), i;
+	hk_block *out = NULL;
+	if (h->quarantine_len < len) {
+		i = h->quarantine_len++;
+	} else {
+		h->rng ^= h->rng << 13;
+		h->rng ^= h->rng >> 7;
+		h->rng ^= h->rng << 17;
+		i = (uint32_t)(h->rng % len);
+		out = h->quarantine[i];
+	}
 	h->quarantine[i] = b;
-	if (out)
-		check_poison(out);
+	h->last_freed = b;
+	if (out && hk_hard_zero_on_free() && !still_zero(out, false, "free()"))
+		return NULL;	/* report mode: leave it unused */
 	return out;
 }
 
 void hk_quarantine_flush(hk_heap *h)
 {
-	for (uint32_t i = 0; i < HK_QUARANTINE; i++) {
+	for (uint32_t i = 0; i < h->quarantine_len; i++) {
 		hk_block *b = h->quarantine[i];
-		if (b) {
-			h->quarantine[i] = NULL;
-			check_poison(b);
-			hk_free_block(h, hk_reg_slab(hk_registry_lookup(b)), b);
-		}
+		h->quarantine[i] = NULL;
+		if (hk_hard_zero_on_free() && !still_zero(b, false, "free()"))
+			continue;
+		hk_free_block(h, hk_reg_slab(hk_registry_lookup(b)), b);
 	}
+	h->quarantine_len = 0;
+	h->last_freed = NULL;
+}
+
+/* Release b, a live block of s by every check so far, in hardened mode:
+ * canaries and kind checked, contents zeroed, then the quarantine. */
+static void free_hardened(hk_slab *s, hk_block *b, unsigned kind, const char *what)
+{
+	size_t bs = s->block_size, n;
+	unsigned had;
+	if (hk_hard_canary_small()) {
+		if (!hk_canary_check(b, bs, (char *)b == s->start, what, &n, &had))
+			return;
+		if (kind != HK_KIND_FREE && had != kind) {
+			hk_report_kind(what, b, had, kind);
+			return;
+		}
+		hk_canary_seal_free(b, bs);
+	}
+	if (hk_hard_zero_on_free())
+		memset(b, 0, block_room(s));
+	if (HK_UNLIKELY(hk_vg_on)) {
+		HK_VG_FREELIKE(b);
+		HK_VG_DEFINED(b, sizeof(hk_block));
+	}
+	b->key = hk_free_key.value;
+	if (hk_hard_quarantine())
+		b = quarantine(hk_tls_self, b);
+	if (b)
+		hk_free_block(hk_tls_self, hk_reg_slab(hk_registry_lookup(b)), b);
 }
 
 /* The key word of a block the program may never have written: under
@@ -229,33 +269,39 @@ static uintptr_t key_of(const hk_block *b)
 	return HK_UNLIKELY(hk_vg_on) ? hk_vg_peek(&b->key) : b->key;
 }
 
-static void free_slow(void *p, uintptr_t e)
+static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what)
 {
 	if (!e) {
-		if (p && !hk_foreign_free(p))
-			report_invalid("free()", p);
+		if (p && hk_zero_size_owns(p))
+			hk_zero_size_free(p, what);
+		else if (p && !hk_foreign_free(p))
+			report_invalid(what, p);
 		return;
 	}
 	if (!(e & HK_REG_SLAB)) {
 		hk_large *l = hk_large_of(e, p);
 		if (!l) {
-			report_invalid("free()", p);
+			report_invalid(what, p);
 			return;
 		}
 		if (HK_UNLIKELY(hk_vg_on))
 			HK_VG_FREELIKE(p);
-		hk_large_free(l);
+		hk_large_free(l, kind, what);
 		return;
 	}
 	hk_slab *s = hk_reg_slab(e);
 	if (!s->block_size || !hk_slab_is_block(s, p)) {
-		report_invalid("free()", p);
+		report_invalid(what, p);
 		return;
 	}
 	hk_block *b = p;
 	uintptr_t key = key_of(b);
 	if (key == hk_free_key.value || key == hk_free_key.remote) {
-		hk_report_double_free("free()", p);
+		hk_report_double_free(what, p);
+		return;
+	}
+	if (HK_UNLIKELY(hk_hard_slow())) {
+		free_hardened(s, b, kind, what);
 		return;
 	}
 	if (HK_UNLIKELY(hk_vg_on)) {
@@ -265,10 +311,7 @@ static void free_slow(void *p, uintptr_t e)
 		HK_VG_DEFINED(p, sizeof(hk_block));
 	}
 	b->key = hk_free_key.value;
-	if (HK_UNLIKELY(HK_OPT(hardened)))
-		b = quarantine(hk_tls_self, s, b);
-	if (b)
-		hk_free_block(hk_tls_self, hk_reg_slab(hk_registry_lookup(b)), b);
+	hk_free_block(hk_tls_self, s, b);
 }
 
 /* Take a block from s: its free list, then its remote frees, then its
@@ -281,7 +324,7 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
 	if (b && HK_UNLIKELY(!hk_slab_holds_free(s, b, hk_free_key.value))) {
 		/* In hardened mode every free was checked: this is a write
 		 * after free. Else most likely a block freed twice. */
-		if (HK_UNLIKELY(HK_OPT(hardened)))
+		if (HK_UNLIKELY(hk_hard_slow()))
 			hk_fatal("heap corruption: the free list of slab %p holds %p, not a free block "
 				 "of it (written after free?)",
 				 (void *)s->start, (void *)b);
@@ -342,7 +385,7 @@ static hk_slab *next_slab(hk_heap *h, unsigned cls)
 
 static void *alloc_slow(unsigned cls, bool *zeroed);
 
-void *hk_alloc_slow(unsigned cls, bool *zeroed)
+static void *small_alloc(unsigned cls, bool *zeroed)
 {
 	void *p = alloc_slow(cls, zeroed);
 	if (HK_UNLIKELY(hk_prof_hooks()) && p)
@@ -350,6 +393,67 @@ void *hk_alloc_slow(unsigned cls, bool *zeroed)
 	if (HK_UNLIKELY(hk_vg_on) && p)
 		HK_VG_MALLOCLIKE(p, hk_class_size(cls), zeroed && *zeroed);
 	return p;
+}
+
+void *hk_alloc_slow(unsigned cls, size_t size, size_t align, bool *zeroed)
+{
+	if (HK_UNLIKELY(hk_hard_slow()))
+		return hk_hardened_alloc(size, align, HK_KIND_MALLOC, zeroed);
+	return small_alloc(cls, zeroed);
+}
+
+void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed)
+{
+	hk_heap *h = hk_tls_self;
+	if (h->last_freed) {
+		/* A write right after a free is caught here, not only when the
+		 * block leaves the quarantine. */
+		if (hk_hard_zero_on_free())
+			still_zero(h->last_freed, false, "malloc()");
+		h->last_freed = NULL;
+	}
+	if (size == 0 && align <= HK_MIN_ALIGN && hk_hard_zero_size()) {
+		void *p = hk_zero_size_alloc();
+		if (p) {
+			if (zeroed)
+				*zeroed = true;
+			return p;
+		}
+	}
+	bool canary = hk_hard_canary_small();
+	if (size > HK_SMALL_MAX - HK_TRAILER || align > HK_SLOT_SIZE) {
+		size_t dirty;
+		void *p = hk_large_alloc(size, align, kind, &dirty);
+		if (p && dirty && (hk_hard_zero_on_free() || hk_hard_zero_alloc()))
+			memset(p, 0, dirty < size ? dirty : size);
+		if (zeroed)
+			*zeroed = !dirty || hk_hard_zero_on_free() || hk_hard_zero_alloc();
+		return p;
+	}
+	/* The trailer must not share the first 16 bytes with the link and
+	 * the key of a free block. */
+	size_t need = canary ? size + HK_TRAILER : size;
+	if (canary && need < sizeof(hk_block) + HK_TRAILER)
+		need = sizeof(hk_block) + HK_TRAILER;
+	unsigned cls = (unsigned)hk_size_class_aligned(need, align);
+	bool z;
+	hk_block *b = small_alloc(cls, &z);
+	if (!b)
+		return NULL;
+	size_t bs = hk_class_size(cls);
+	if (!z && hk_hard_zero_on_free()) {
+		still_zero(b, true, "malloc()");
+		b->next = NULL;
+		z = true;
+	} else if (!z && hk_hard_zero_alloc()) {
+		memset(b, 0, bs - (canary ? HK_TRAILER : 0));
+		z = true;
+	}
+	if (canary)
+		hk_canary_seal(b, bs, size, kind);
+	if (zeroed)
+		*zeroed = z;
+	return b;
 }
 
 static void *alloc_slow(unsigned cls, bool *zeroed)
@@ -402,7 +506,7 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 	}
 }
 
-size_t hk_block_usable(const void *p, const char *what, hk_large **large)
+bool hk_block_usable(const void *p, const char *what, hk_large **large, size_t *usable)
 {
 	uintptr_t e = hk_registry_lookup(p);
 	*large = NULL;
@@ -410,18 +514,27 @@ size_t hk_block_usable(const void *p, const char *what, hk_large **large)
 		hk_large *l = hk_large_of(e, p);
 		if (l) {
 			*large = l;
-			return hk_large_usable(l);
+			*usable = hk_large_usable(l);
+			return true;
 		}
 	} else if (!e) {
-		size_t n = hk_foreign_usable(p);
-		if (n)
-			return n;
+		if (hk_zero_size_live(p)) {
+			*usable = 0;
+			return true;
+		}
+		if ((*usable = hk_foreign_usable(p)))
+			return true;
 	} else {
 		hk_slab *s = hk_reg_slab(e);
 		if (s->block_size && hk_slab_is_block(s, p) && key_of(p) != hk_free_key.value &&
-		    key_of(p) != hk_free_key.remote)
-			return s->block_size;
+		    key_of(p) != hk_free_key.remote) {
+			unsigned kind;
+			*usable = s->block_size;
+			if (!hk_hard_canary_small() ||
+			    (hk_canary_read(p, s->block_size, usable, &kind) && kind != HK_KIND_FREE))
+				return true;
+		}
 	}
 	report_invalid(what, p);
-	return 0;
+	return false;
 }

@@ -7,15 +7,13 @@
 #define HK_TCACHE_H
 
 #include "common.h"
+#include "hardened.h"
 #include "registry.h"
 #include "size_class.h"
 #include "slab.h"
 #include "superslab.h"
 
 struct hk_large;
-
-/* Hardened mode: freed blocks wait in a per-thread ring before reuse. */
-#define HK_QUARANTINE 256
 
 typedef struct hk_heap {
 	hk_slab *cur[HK_NCLASSES];	/* never NULL: hk_empty_slab when none */
@@ -27,8 +25,11 @@ typedef struct hk_heap {
 	bool exiting;			/* abandoning: do not park slabs */
 	uint32_t remote_since_collect;
 	uint64_t local_frees;		/* fast path; read racily by statistics */
-	hk_block *quarantine[HK_QUARANTINE];	/* hardened mode */
-	uint32_t quarantine_next;
+	/* The quarantine (hardened.h): freed blocks waiting before reuse. */
+	hk_block *quarantine[HK_QUARANTINE_MAX];
+	uint32_t quarantine_len;	/* slots in use */
+	hk_block *last_freed;		/* checked at the next allocation */
+	uint64_t rng;			/* picks the block to evict */
 	_Atomic uint64_t remote_frees;	/* counted by the owner */
 	/* Remote frees into parked slabs, pushed by other threads. */
 	_Atomic(hk_block *) delayed __attribute__((aligned(HK_CACHELINE)));
@@ -50,10 +51,19 @@ extern __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec")));
  * (which describes blocks to memcheck, checks everything, or samples). */
 extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 
-/* Slow paths (tcache.c). zeroed, when not NULL, is set to whether the
- * block is known to read as zero. */
-void *hk_alloc_slow(unsigned cls, bool *zeroed);
+/* Slow paths (tcache.c). hk_alloc_slow gets the request (size bytes
+ * aligned to align) besides its class, for the hardened mechanisms.
+ * zeroed, when not NULL, is set to whether the block is known to read as
+ * zero. */
+void *hk_alloc_slow(unsigned cls, size_t size, size_t align, bool *zeroed);
 void hk_free_slow(void *p, uintptr_t entry);
+
+/* The allocation and release paths of hardened mode, for any size, with
+ * the kind of allocation (enum hk_kind) recorded and, when kind is not
+ * HK_KIND_FREE, checked at release (what names the caller). Without small
+ * canaries, kinds are neither recorded nor checked. */
+void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed);
+void hk_free_kind(void *p, unsigned kind, const char *what);
 void hk_slab_emptied(hk_heap *h, hk_slab *s);
 
 /* Put s, owned by h, where it belongs now (enum hk_slab_where): off the
@@ -65,11 +75,11 @@ void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where);
  * the caller then checks used (owner only). */
 void hk_slab_unpin(hk_slab *s);
 
-/* Usable size of the block p, and *large set to its header (NULL for a
- * small block or a block of the C library's malloc, see foreign.h). If p
- * is not a live block, reports misuse naming the caller (what) and, when
- * that returns, gives 0. */
-size_t hk_block_usable(const void *p, const char *what, struct hk_large **large);
+/* Set *usable to the usable size of the block p, and *large to its header
+ * (NULL for a small block, a zero-size block or a block of the C
+ * library's malloc, see foreign.h). If p is not a live block, reports
+ * misuse naming the caller (what) and, when that returns, gives false. */
+bool hk_block_usable(const void *p, const char *what, struct hk_large **large, size_t *usable);
 
 /* Free one block whose key is already set, from heap h (which may be
  * &hk_empty_heap). Used for blocks delivered late (thread.c). */
@@ -78,19 +88,20 @@ void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b);
 /* Process the blocks other threads delivered to h. */
 void hk_heap_collect(hk_heap *h);
 
-/* Hardened mode: free every block waiting in h's quarantine. */
+/* Free every block waiting in h's quarantine. */
 void hk_quarantine_flush(hk_heap *h);
 
-/* A block of class cls. zeroed as for hk_alloc_slow. A block without the
+/* A block of class cls, for a request of size bytes aligned to align.
+ * zeroed as for hk_alloc_slow. A block without the
  * key (freed twice, see slab.h) goes to the slow path, which reports it.
  * 23 instructions with the ret: objdump -d of hakmem_malloc in a build
  * configured with ac_cv_header_valgrind_valgrind_h=no. */
-HK_INLINE void *hk_tcache_alloc(size_t cls, bool *zeroed)
+HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, bool *zeroed)
 {
 	hk_slab *s = hk_tls_heap->cur[cls];
 	hk_block *b = s->free;
 	if (HK_UNLIKELY(!b || b->key != hk_free_key.value))
-		return hk_alloc_slow((unsigned)cls, zeroed);
+		return hk_alloc_slow((unsigned)cls, size, align, zeroed);
 	s->free = b->next;
 	s->used++;
 	s->xsum ^= (uintptr_t)b;

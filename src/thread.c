@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "cgroup.h"
+#include "hardened.h"
 #include "large.h"
 #include "lock.h"
 #include "os.h"
@@ -71,6 +72,7 @@ void hk_global_init(void)
 	hk_free_key.remote = random_key();
 	if (hk_free_key.remote == hk_free_key.value)
 		hk_free_key.remote ^= 2;
+	hk_free_key.canary = random_key();
 	hk_vg_on = HK_VG_RUNNING();
 	/* The key comes first: pthread_atfork may itself allocate. */
 	pthread_key_create(&heap_key, thread_exit);
@@ -94,7 +96,9 @@ static void reset_heap(hk_heap *h)
 	}
 	h->exiting = false;
 	h->remote_since_collect = 0;
-	h->quarantine_next = 0;
+	h->quarantine_len = 0;
+	h->last_freed = NULL;
+	h->rng = (uint64_t)(uintptr_t)h ^ hk_free_key.canary;
 }
 
 hk_heap *hk_thread_attach(void)
@@ -121,7 +125,7 @@ hk_heap *hk_thread_attach(void)
 	}
 	reset_heap(h);
 	hk_tls_self = h;
-	if (!hk_vg_on && !HK_OPT(hardened) && !HK_OPT(prof))
+	if (!hk_vg_on && !hk_hard_slow() && !HK_OPT(prof))
 		hk_tls_heap = h;
 	HK_DEBUG(HK_LOG_THREAD, "heap %p for thread %lu", (void *)h, (unsigned long)pthread_self());
 	pthread_setspecific(heap_key, h);

@@ -102,6 +102,19 @@ static void read_every_name(void)
 		CHECK(find(required[i]), "%s is listed", required[i]);
 }
 
+/* The options that only change before the first allocation. */
+static bool fixed(const char *name)
+{
+	static const char *const names[] = {
+		"opt.superslab_lg", "opt.hardened", "opt.canary", "opt.guard_pages",
+		"opt.zero_on_free", "opt.zero_alloc", "opt.quarantine", "opt.zero_size",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
 /* Write each writable u64/bool option: same value, a new one (read back,
  * and a read-and-write returns the old one), then restore. */
 static void round_trip(void)
@@ -110,7 +123,7 @@ static void round_trip(void)
 		const struct name *n = &names[i];
 		if (!n->rw || strncmp(n->name, "opt.", 4))
 			continue;
-		if (!strcmp(n->name, "opt.superslab_lg") || !strcmp(n->name, "opt.hardened")) {
+		if (fixed(n->name)) {
 			/* Fixed once memory is in use: checked in errors(). */
 			continue;
 		}

@@ -102,7 +102,7 @@ static void run(struct lcase *c)
 	}
 	if (!CHECK(c->p != NULL, "%s: block allocated", c->what))
 		return;
-	memset(c->p, 0x77, 4096);
+	memset(c->p, 0x77, c->size < 4096 ? c->size : 4096);
 	hk_expect_misuse(c->what, twice, c, "was not returned by malloc",
 			 hk_hex(c->p));
 	free(c->p);
