@@ -379,10 +379,27 @@ static bool check(const hk_large *l, unsigned kind, const char *what)
 	return true;
 }
 
+/* Unmap the quarantined large blocks: a trim, or a refused mapping, wants
+ * their address space back. */
+static size_t unmap_retired(void)
+{
+	size_t bytes = 0;
+	hk_lock(&cache_lock);
+	for (size_t i = 0; i < HK_LARGE_QUARANTINE; i++) {
+		if (retired[i].start) {
+			hk_os_unmap(retired[i].start, retired[i].size);
+			bytes += retired[i].size;
+			retired[i].start = NULL;
+		}
+	}
+	hk_unlock(&cache_lock);
+	return bytes;
+}
+
 size_t hk_large_trim(void)
 {
 	hk_large *all[HK_LARGE_CACHE_SLOTS];
-	size_t n, bytes = 0;
+	size_t n, bytes, retired_bytes = unmap_retired();
 	hk_lock(&cache_lock);
 	n = cache_len;
 	memcpy(all, cache, n * sizeof all[0]);
@@ -393,7 +410,7 @@ size_t hk_large_trim(void)
 	hk_unlock(&cache_lock);
 	for (size_t i = 0; i < n; i++)
 		unmap(all[i]);
-	return bytes;
+	return bytes + retired_bytes;
 }
 
 void *hk_large_alloc(size_t size, size_t align, unsigned kind, size_t *dirty)

@@ -40,7 +40,8 @@ _Static_assert(sizeof(hk_large) < HK_LARGE_HEADER, "room for a canary in the hea
  * that. */
 void *hk_large_alloc(size_t size, size_t align, unsigned kind, size_t *dirty);
 
-/* Unmap the cached mappings; returns their bytes. */
+/* Unmap the cached mappings and the quarantined ones (hardened.h);
+ * returns their bytes. */
 size_t hk_large_trim(void);
 
 void hk_large_fork_prepare(void);

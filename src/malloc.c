@@ -120,10 +120,18 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	/* Memcheck and hardened mode see every block come and go; so do
-	 * guard pages, which an in-place resize would leave behind. */
-	if (HK_UNLIKELY(hk_vg_on || hk_hard_slow() || (l && hk_hard_guard_pages())))
+	/* Memcheck sees every block come and go; guard pages would be left
+	 * behind by an in-place resize. */
+	if (HK_UNLIKELY(hk_vg_on || (l && (hk_hard_guard_pages() || hk_hard_slow()))))
 		return realloc_moving(p, old, size);
+	if (HK_UNLIKELY(!l && hk_hard_slow())) {
+		int r = hk_hardened_resize(p, size);
+		if (r < 0) {
+			errno = EINVAL;
+			return NULL;
+		}
+		return r ? p : realloc_moving(p, old, size);
+	}
 	if (l && size > HK_SMALL_MAX)
 		return hk_large_realloc(l, size);
 	/* Keep the block if it fits and would not waste more than half. */

@@ -506,6 +506,27 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 	}
 }
 
+int hk_hardened_resize(void *p, size_t size)
+{
+	uintptr_t e = hk_registry_lookup(p);
+	if (!(e & HK_REG_SLAB))
+		return 0;	/* a zero-size block */
+	hk_slab *s = hk_reg_slab(e);
+	size_t bs = s->block_size, need = size, n;
+	unsigned kind;
+	if (hk_hard_canary_small()) {
+		need = size + HK_TRAILER < sizeof(hk_block) + HK_TRAILER ? sizeof(hk_block) + HK_TRAILER
+									: size + HK_TRAILER;
+		if (need > bs || need <= bs / 2)
+			return 0;
+		if (!hk_canary_check(p, bs, (char *)p == s->start, "realloc()", &n, &kind))
+			return -1;
+		hk_canary_seal(p, bs, size, kind);
+		return 1;
+	}
+	return need <= bs && need > bs / 2;
+}
+
 bool hk_block_usable(const void *p, const char *what, hk_large **large, size_t *usable)
 {
 	uintptr_t e = hk_registry_lookup(p);

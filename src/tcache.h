@@ -64,6 +64,12 @@ void hk_free_slow(void *p, uintptr_t entry);
  * canaries, kinds are neither recorded nor checked. */
 void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed);
 void hk_free_kind(void *p, unsigned kind, const char *what);
+
+/* realloc of p, a live small or zero-size block (hk_block_usable said
+ * so), to size bytes in hardened mode: 1 if p holds size bytes now (its
+ * canaries checked and moved), 0 if it must move, -1 if a broken canary
+ * was reported. */
+int hk_hardened_resize(void *p, size_t size);
 void hk_slab_emptied(hk_heap *h, hk_slab *s);
 
 /* Put s, owned by h, where it belongs now (enum hk_slab_where): off the

@@ -346,7 +346,11 @@ size_t hk_thread_trim(void)
 
 bool hk_thread_reclaim(void)
 {
-	return hk_pool_release_empty() + hk_large_trim() > 0;
+	hk_heap *h = hk_tls_self;
+	bool held = h->quarantine_len > 0;
+	if (held)
+		hk_quarantine_flush(h);
+	return hk_pool_release_empty() + hk_large_trim() > 0 || held;
 }
 
 void hk_thread_maybe_trim(void)

@@ -37,8 +37,9 @@ void hk_thread_flush(void);
 size_t hk_thread_trim(void);
 
 /* After the kernel refused a mapping: give back the memory kept for
- * reuse (empty SuperSlabs, cached large mappings). Returns whether any
- * was, so that the caller asks again. */
+ * reuse (empty SuperSlabs, cached large mappings, the thread's quarantine
+ * and quarantined large mappings). Returns whether any was, so that the
+ * caller asks again. */
 bool hk_thread_reclaim(void);
 
 /* Run hk_thread_trim if trim_interval_ms has passed since the last one. */
