@@ -80,6 +80,10 @@ bool hk_canary_check(const void *b, size_t bs, bool first, const char *what, siz
 			  what, b, bs - HK_TRAILER);
 		return false;
 	}
+	if (*kind == HK_KIND_FREE) {
+		hk_report_double_free(what, b);
+		return false;
+	}
 	size_t off = hk_canary_find((const char *)b + *n, bs - HK_TRAILER - *n, (uintptr_t)b);
 	if (off < bs - HK_TRAILER - *n) {
 		hk_misuse("%s: heap overflow: block %p of %zu bytes was written past its end "
@@ -91,10 +95,6 @@ bool hk_canary_check(const void *b, size_t bs, bool first, const char *what, siz
 	unsigned pk;
 	if (!first && !hk_canary_read((const char *)b - bs, bs, &pn, &pk)) {
 		hk_misuse("%s: heap underflow: the bytes before block %p were overwritten", what, b);
-		return false;
-	}
-	if (*kind == HK_KIND_FREE) {
-		hk_misuse("%s: %p was not returned by malloc (or was already freed)", what, b);
 		return false;
 	}
 	return true;

@@ -181,13 +181,16 @@ static size_t block_room(const hk_slab *s)
 
 /* Whether the freed block b, zeroed when it was freed but for its key
  * (and its link, if linked: on a free list, whose walk checks the key),
- * still is; if not, reports a write after free naming what. */
+ * still is; if not, reports a write after free naming what. A block in
+ * the quarantine has no key when canaries are on (its trailer says it is
+ * free), so that it reads as zero throughout. */
 static bool still_zero(const hk_block *b, bool linked, const char *what)
 {
 	size_t room = block_room(hk_reg_slab(hk_registry_lookup(b)));
 	size_t off = sizeof *b + hk_zero_find(b + 1, room - sizeof *b);
-	if (!linked && b->key != hk_free_key.value)
-		off = sizeof b->next + (size_t)__builtin_ctzll(b->key ^ hk_free_key.value) / 8;
+	uintptr_t key = hk_hard_canary_small() ? 0 : hk_free_key.value;
+	if (!linked && b->key != key)
+		off = sizeof b->next + (size_t)__builtin_ctzll(b->key ^ key) / 8;
 	if (!linked && b->next)
 		off = 0;
 	if (off >= room)
@@ -228,6 +231,7 @@ void hk_quarantine_flush(hk_heap *h)
 		h->quarantine[i] = NULL;
 		if (hk_hard_zero_on_free() && !still_zero(b, false, "free()"))
 			continue;
+		b->key = hk_free_key.value;
 		hk_free_block(h, hk_reg_slab(hk_registry_lookup(b)), b);
 	}
 	h->quarantine_len = 0;
@@ -255,11 +259,14 @@ static void free_hardened(hk_slab *s, hk_block *b, unsigned kind, const char *wh
 		HK_VG_FREELIKE(b);
 		HK_VG_DEFINED(b, sizeof(hk_block));
 	}
-	b->key = hk_free_key.value;
+	if (!hk_hard_canary_small())
+		b->key = hk_free_key.value;
 	if (hk_hard_quarantine())
 		b = quarantine(hk_tls_self, b);
-	if (b)
+	if (b) {
+		b->key = hk_free_key.value;
 		hk_free_block(hk_tls_self, hk_reg_slab(hk_registry_lookup(b)), b);
+	}
 }
 
 /* The key word of a block the program may never have written: under
