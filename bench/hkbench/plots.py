@@ -16,6 +16,23 @@ def gp_quote(s):
     return '"' + s.replace('"', '\\"') + '"'
 
 
+def bars(dat, allocs):
+    """gnuplot's plot command for a histogram: a bar per allocator, from
+    column 2 on of dat (column 1: the labels)."""
+    return "plot " + ", ".join(
+        '%s using %d:xtic(1) lc rgb %s title %s' % (
+            gp_quote(dat), 2 + i, gp_quote(COLORS.get(al, "black")), gp_quote(al))
+        for i, al in enumerate(allocs)) + "\n"
+
+
+def over_time(soakdir, allocs, using):
+    """gnuplot's plot command for a line per allocator from soak/ALLOC.txt."""
+    return "plot " + ", ".join(
+        '%s using %s with lines lw 2 lc rgb %s title %s' % (
+            gp_quote(os.path.join(soakdir, al + ".txt")), using,
+            gp_quote(COLORS.get(al, "black")), gp_quote(al)) for al in allocs) + "\n"
+
+
 def plots(rep):
     ctx = rep.ctx
     pdir = os.path.join(ctx.out, "plots")
@@ -97,10 +114,7 @@ def plots(rep):
               'set style fill solid 0.85 noborder\nset boxwidth 0.9\nset xtics rotate by -35 '
               'scale 0\nset logscale y 2\nset yrange [0.5:*]\nset ylabel "x best"\n'
               'set arrow from graph 0, first 1 to graph 1, first 1 nohead lc rgb "black"\n')
-        g += "plot " + ", ".join(
-            '%s using %d:xtic(1) lc rgb %s title %s' % (
-                gp_quote(dat), 2 + i, gp_quote(COLORS.get(al, "black")), gp_quote(al))
-            for i, al in enumerate(allocs)) + "\n"
+        g += bars(dat, allocs)
         scripts.append(g)
 
     # Larson soak: RSS and mappings over time
@@ -113,17 +127,11 @@ def plots(rep):
             g += 'set multiplot layout 1,2 title %s\n' % gp_quote(
                 "Larson, 16 threads, %d s" % ctx.params()["soak_seconds"])
             g += 'set xlabel "seconds"\nset ylabel "resident memory, MiB"\nset yrange [0:*]\n'
-
-            def over_time(using):   # one line per allocator from soak/ALLOC.txt
-                return "plot " + ", ".join(
-                    '%s using %s with lines lw 2 lc rgb %s title %s' % (
-                        gp_quote(os.path.join(soakdir, al + ".txt")), using,
-                        gp_quote(COLORS.get(al, "black")), gp_quote(al)) for al in have) + "\n"
             g += 'set title "RSS"\nunset key\n'
-            g += over_time("1:($2/1024)")
+            g += over_time(soakdir, have, "1:($2/1024)")
             g += 'set ylabel "kernel mappings"\nset title "mappings (/proc/PID/maps lines)"\n'
             g += 'set key outside right top\n'
-            g += over_time("1:3")
+            g += over_time(soakdir, have, "1:3")
             g += "unset multiplot\n"
             scripts.append(g)
 
@@ -141,10 +149,7 @@ def plots(rep):
         g += 'set title "tight loop: instructions per malloc+free pair (callgrind, lower is better)"\n'
         g += ('set style data histograms\nset style histogram clustered gap 1\n'
               'set style fill solid 0.85 noborder\nset yrange [0:*]\nset ylabel "instructions"\n')
-        g += "plot " + ", ".join(
-            '%s using %d:xtic(1) lc rgb %s title %s' % (
-                gp_quote(dat), 2 + i, gp_quote(COLORS.get(al, "black")), gp_quote(al))
-            for i, al in enumerate(allocs)) + "\n"
+        g += bars(dat, allocs)
         scripts.append(g)
 
     gp = shutil.which("gnuplot")
