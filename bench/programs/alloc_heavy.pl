@@ -1,10 +1,11 @@
-# Allocation-heavy Perl workload for bench/run (perl under LD_PRELOAD).
+# Allocation-heavy Perl workload for bench/run and tools/check-programs
+# (perl under LD_PRELOAD).
 #
 # Hashes with many keys, string concatenation, split and join, sorting,
 # regular-expression rewriting, nested data structures and their teardown.
 # Seeded (srand) and printed through sorted keys, so the output (a digest
-# of the results) is the same under every allocator; bench/run compares
-# it. Usage: perl alloc_heavy.pl [SCALE]
+# of the results) is the same under every allocator; bench/run and
+# tools/check-programs compare it. Usage: perl alloc_heavy.pl [SCALE]
 use strict;
 use warnings;
 use Digest::MD5 qw(md5_hex);

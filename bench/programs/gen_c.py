@@ -1,19 +1,23 @@
-"""Write a large, deterministic C file for the gcc -O2 workload of bench/run.
+"""Write a large, deterministic C file for the gcc -O2 workload of bench/run
+and tools/check-programs.
 
-usage: python3 gen_c.py FUNCTIONS > big.c
+usage: python3 gen_c.py FUNCTIONS [--main] > big.c
 
 The file has FUNCTIONS functions over a few struct types, with loops,
 switches, arithmetic the optimiser can fold, small static helpers to
 inline, and tables, so that gcc's passes (and their allocations) have real
 work. Seeded: the same FUNCTIONS always gives the same file, so the object
-files built under different allocators must be identical.
+files built under different allocators must be identical. With --main
+(tools/check-programs) the file is a program: a main that calls every
+function and prints the sum of their results.
 """
 import random
 import sys
 
 
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
+    args = [a for a in sys.argv[1:] if a != "--main"]
+    count = int(args[0]) if args else 1500
     rng = random.Random(4242)
     out = []
     w = out.append
@@ -69,6 +73,15 @@ def main():
         by_type[s].append(f)
         w("int f%d(struct s%d *p, int n);" % (f, s))
         w("int f%d(struct s%d *p, int n)\n{\n%s\n}" % (f, s, "\n".join(body)))
+    if "--main" in sys.argv[1:]:
+        w("#include <stdio.h>")
+        for s in range(8):
+            w("static struct s%d node%d;" % (s, s))
+        w("int main(void)\n{\n\tunsigned sum = 0;")
+        for s in range(8):
+            for f in by_type[s]:
+                w("\tsum += (unsigned)f%d(&node%d, 8);" % (f, s))
+        w('\tprintf("%u\\n", sum);\n\treturn 0;\n}')
     sys.stdout.write("\n".join(out) + "\n")
 
 

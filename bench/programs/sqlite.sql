@@ -1,7 +1,6 @@
--- sqlite3 workload for bench/run: build a database and query it.
--- bench/run replaces @ROWS@ with the row count and runs
---   sqlite3 DB < this-file
--- on a fresh database file. Only deterministic expressions are used (no
+-- sqlite3 workload for bench/run and tools/check-programs: build a database
+-- and query it. They replace @ROWS@ with the row count and run it with
+-- sqlite3 on a fresh database file. Only deterministic expressions are used (no
 -- random()), so the output is the same under every allocator.
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
@@ -48,3 +47,4 @@ SELECT customer, count(*) AS c FROM orders GROUP BY customer ORDER BY c DESC, cu
 SELECT count(DISTINCT note), count(DISTINCT item) FROM orders;
 SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer
   WHERE o.item = 'item-42' ORDER BY o.price DESC, o.id LIMIT 5;
+PRAGMA integrity_check;

@@ -1,5 +1,12 @@
 /* check.h - small helpers shared by the hakmem test programs.
  *
+ * Why not DejaGnu's own <dejagnu.h>: its pass(), fail() and note() write
+ * through stdio (printf), so a line can wait in a buffer when a test
+ * aborts or is killed, interleave with another thread's, or come out twice
+ * after fork() -- and these programs fork, run threads and abort on
+ * purpose.  So this file re-creates the part of it they need (the PASS and
+ * FAIL lines, the totals as the exit status), with one write(2) per line.
+ *
  * Include this header FIRST in every test program (it defines _GNU_SOURCE).
  *
  * Output protocol (read by tests/lib/hakmem.exp): one line per check,
