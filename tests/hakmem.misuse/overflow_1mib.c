@@ -1,0 +1,19 @@
+/* A far overflow: memset of 1 MiB starting at the end of a large block.
+ * Only a guard region or an unmapped neighbour stops it. */
+/* misuse-class: overflow by 1 MiB (memset from the end) */
+/* misuse-args: large */
+#include "misuse.h"
+
+int main(int argc, char **argv)
+{
+	size_t n = misuse_size(argc, argv);
+	char *p = misuse_launder(malloc(n));
+	if (!p)
+		return 1;
+	memset(p, 'a', n);
+	size_t usable = malloc_usable_size(p);
+	memset(misuse_launder(p + usable), 'c', 1 << 20);
+	free(misuse_launder(p));
+	misuse_churn(n, 100);
+	misuse_missed("wrote 1 MiB past a %zu-byte block", n);
+}

@@ -1,0 +1,18 @@
+/* A far underflow: memset of the 1 MiB before a large block. Only a
+ * guard region or an unmapped neighbour stops it. */
+/* misuse-class: underflow by 1 MiB (memset ending at p) */
+/* misuse-args: large */
+#include "misuse.h"
+
+int main(int argc, char **argv)
+{
+	size_t n = misuse_size(argc, argv);
+	char *p = misuse_launder(malloc(n));
+	if (!p)
+		return 1;
+	memset(p, 'a', n);
+	memset(misuse_launder(p - (1 << 20)), 'c', 1 << 20);
+	free(misuse_launder(p));
+	misuse_churn(n, 100);
+	misuse_missed("wrote 1 MiB before a %zu-byte block", n);
+}

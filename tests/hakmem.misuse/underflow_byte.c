@@ -1,0 +1,18 @@
+/* Underflow by one byte: a direct write to p[-1], where many allocators
+ * keep the block's header. */
+/* misuse-class: underflow by 1 byte (p[-1]) */
+/* misuse-args: small medium large */
+#include "misuse.h"
+
+int main(int argc, char **argv)
+{
+	size_t n = misuse_size(argc, argv);
+	char *p = misuse_launder(malloc(n));
+	if (!p)
+		return 1;
+	memset(p, 'a', n);
+	((volatile char *)misuse_launder(p - 1))[0] ^= 1;
+	free(misuse_launder(p));
+	misuse_churn(n, 100);
+	misuse_missed("wrote the byte before a %zu-byte block", n);
+}
