@@ -86,16 +86,31 @@ HK_INLINE void *op_new(size_t size, size_t align, enum hk_new_kind kind, bool no
 	return p;
 }
 
+/* A sized delete the fast path did not take. Out of line, so that the
+ * fast path saves no registers for it. */
+HK_NOINLINE static void delete_sized_slow(void *p, uintptr_t e, size_t size, const char *what)
+{
+	if (hk_free_size_ok(p, size, what))
+		hk_free_slow(p, e);
+}
+
 /* Every operator delete. size 0: none stated (a stated size is never 0:
- * every object has at least one byte); align 0: none stated. */
+ * every object has at least one byte); align 0: none stated. A stated
+ * size is checked on the free fast path against the block size it reads
+ * anyway; only a size too large for it, or a block the fast path does
+ * not take, costs hk_free_size_ok's lookup (which reports the misuse). */
 HK_INLINE void op_delete(void *p, size_t size, size_t align, enum hk_new_kind kind)
 {
 	const char *what = kind == HK_NEW_ARRAY ? "operator delete[]" : "operator delete";
 	if (align && !hk_free_align_ok(p, align, what))
 		return;
-	if (size && !hk_free_size_ok(p, size, what))
+	uintptr_t e = hk_registry_lookup(p);
+	if (HK_LIKELY(hk_free_local(p, e, size)))
 		return;
-	hk_free_fast(p);
+	if (size)
+		delete_sized_slow(p, e, size, what);
+	else
+		hk_free_slow(p, e);
 }
 
 /* The operators, under their mangled names: std::size_t is size_t,

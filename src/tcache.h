@@ -100,27 +100,39 @@ HK_INLINE void *hk_tcache_alloc(size_t cls, bool *zeroed)
 	return b;
 }
 
-/* Any pointer (NULL too: the slow path takes it). Stores into the block
- * and loads nothing from it (slab.h, Double frees). 43 instructions with
+/* The free fast path: p is freed into a slab of the calling thread's heap
+ * when it is a block of one (e: hk_registry_lookup(p)) and, for a caller
+ * that states the block's size (a sized operator delete; 0: none stated),
+ * the size is no larger than the block. Stores into the block and loads
+ * nothing from it (slab.h, Double frees). Returns false, having done
+ * nothing, when the caller must take a slow path. */
+HK_INLINE bool hk_free_local(void *p, uintptr_t e, size_t size)
+{
+	if (HK_LIKELY(e & HK_REG_SLAB)) {
+		hk_slab *s = hk_reg_slab(e);
+		hk_heap *h = hk_tls_heap;
+		hk_block *b = p;
+		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
+			      hk_slab_is_block(s, p) && b != s->free && size <= s->block_size)) {
+			hk_slab_push(s, b);
+			h->local_frees++;
+			if (HK_UNLIKELY(--s->used == 0))
+				hk_slab_emptied(h, s);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Any pointer (NULL too: the slow path takes it). 43 instructions with
  * the ret, counted as for hk_tcache_alloc: 13 for the registry, 8 for the
  * block-start check, the rest the owner test, the push and the counts.
  * With malloc and the two calls, 70 per pair: bench/run --only callgrind. */
 HK_INLINE void hk_free_fast(void *p)
 {
 	uintptr_t e = hk_registry_lookup(p);
-	if (HK_LIKELY(e & HK_REG_SLAB)) {
-		hk_slab *s = hk_reg_slab(e);
-		hk_heap *h = hk_tls_heap;
-		hk_block *b = p;
-		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
-			      hk_slab_is_block(s, p) && b != s->free)) {
-			hk_slab_push(s, b);
-			h->local_frees++;
-			if (HK_UNLIKELY(--s->used == 0))
-				hk_slab_emptied(h, s);
-			return;
-		}
-	}
+	if (HK_LIKELY(hk_free_local(p, e, 0)))
+		return;
 	hk_free_slow(p, e);
 }
 
