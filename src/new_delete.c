@@ -23,10 +23,12 @@
  * aligned_alloc), without the handler, which cannot help. Failures leave
  * errno as malloc's and aligned_alloc's do.
  *
- * Sized delete checks the size as free_sized does, aligned delete the
- * pointer's alignment as free_aligned_sized does (alloc.h): misuse is one
- * "hakmem:" line, then abort or, with opt.misuse=report, the block is left
- * alone. */
+ * A sized delete with a size larger than the block, and an aligned delete
+ * of a pointer not so aligned, are misuse as for free_sized and
+ * free_aligned_sized, with their checks (alloc.h): one "hakmem:" line,
+ * then abort or, with opt.misuse=report, the block is left alone. Unlike
+ * free_sized, a sized delete does not read the block (op_delete), so it
+ * catches a double free as free does. */
 #include "common.h"
 
 #include <errno.h>
@@ -65,9 +67,9 @@ HK_COLD static void *new_failed(size_t size, size_t align, enum hk_new_kind kind
 	}
 	if (std_throw_bad_alloc)
 		std_throw_bad_alloc();
-	hk_fatal("%s(%zu): out of memory, and no libstdc++ in the process to throw "
-		 "std::bad_alloc",
-		 new_name(kind), size);
+	hk_fatal("%s(%zu): %s, and no libstdc++ in the process to throw std::bad_alloc",
+		 new_name(kind), size,
+		 hk_is_pow2(align) ? "out of memory" : "the alignment is not a power of two");
 }
 
 /* Every operator new. align is HK_MIN_ALIGN for the forms without one
