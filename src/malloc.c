@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hakmem.h"
+#include "alloc.h"
 #include "foreign.h"
 #include "hardened.h"
 #include "large.h"
@@ -24,42 +25,18 @@ static size_t usable(const void *p)
 	return hk_block_usable(p, "malloc_usable_size()", &l, &n) ? n : 0;
 }
 
-/* --- The engine's entry points. --------------------------------------- */
-
-/* A large block. When the kernel refuses the mapping, the memory the
- * engine keeps for reuse may be what the address space lacks: give it
- * back and ask once more. Not inlined: malloc's fast path would then save
- * registers for the retry's sake. */
-HK_NOINLINE static void *large_alloc(size_t size, size_t align, size_t *dirty)
+/* A large block, see alloc.h. */
+void *hk_alloc_large(size_t size, size_t align, unsigned kind, size_t *dirty)
 {
-	void *p = hk_large_alloc(size, align, HK_KIND_MALLOC, dirty);
+	void *p = hk_large_alloc(size, align, kind, dirty);
 	if (HK_UNLIKELY(!p) && hk_thread_reclaim())
-		p = hk_large_alloc(size, align, HK_KIND_MALLOC, dirty);
+		p = hk_large_alloc(size, align, kind, dirty);
 	return p;
-}
-
-static inline void *alloc(size_t size)
-{
-	if (HK_LIKELY(size <= HK_TINY_MAX))
-		return hk_tcache_alloc(hk_tiny_size_class(size), size, HK_MIN_ALIGN, NULL);
-	if (size <= HK_SMALL_MAX)
-		return hk_tcache_alloc(hk_medium_size_class(size), size, HK_MIN_ALIGN, NULL);
-	return large_alloc(size, HK_MIN_ALIGN, NULL);
-}
-
-/* align is a power of two. */
-static inline void *alloc_aligned(size_t align, size_t size)
-{
-	if (align <= HK_MIN_ALIGN)
-		return alloc(size);
-	if (size <= HK_SMALL_MAX && align <= HK_SLOT_SIZE)
-		return hk_tcache_alloc(hk_size_class_aligned(size, align), size, align, NULL);
-	return large_alloc(size, align, NULL);
 }
 
 HK_EXPORT void *hakmem_malloc(size_t size)
 {
-	return alloc(size);
+	return hk_alloc(size);
 }
 
 HK_EXPORT void hakmem_free(void *p)
@@ -77,12 +54,12 @@ HK_EXPORT void *hakmem_calloc(size_t n, size_t size)
 	void *p;
 	if (total <= HK_SMALL_MAX) {
 		bool zeroed = true;
-		p = hk_tcache_alloc(hk_size_class(total), total, HK_MIN_ALIGN, &zeroed);
+		p = hk_tcache_alloc(hk_size_class(total), total, HK_MIN_ALIGN, HK_KIND_MALLOC, &zeroed);
 		if (p && !zeroed)
 			memset(p, 0, total);
 	} else {
 		size_t dirty;
-		p = large_alloc(total, HK_MIN_ALIGN, &dirty);
+		p = hk_alloc_large(total, HK_MIN_ALIGN, HK_KIND_MALLOC, &dirty);
 		if (p && dirty)
 			memset(p, 0, dirty < total ? dirty : total);
 	}
@@ -156,7 +133,7 @@ HK_EXPORT int hakmem_posix_memalign(void **out, size_t align, size_t size)
 		return EINVAL;
 	/* errno stays as it was: only a failure (which sets it) restores it. */
 	int *e = &errno, saved = *e;
-	void *p = alloc_aligned(align, size);
+	void *p = hk_alloc_aligned(align, size);
 	if (HK_UNLIKELY(!p)) {
 		int err = *e;
 		*e = saved;
@@ -172,7 +149,7 @@ HK_EXPORT void *hakmem_aligned_alloc(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return alloc_aligned(align, size);
+	return hk_alloc_aligned(align, size);
 }
 
 HK_EXPORT void *hakmem_memalign(size_t align, size_t size)
@@ -184,7 +161,7 @@ HK_EXPORT void *hakmem_memalign(size_t align, size_t size)
 	/* Like glibc, round an alignment that is not a power of two up. */
 	if (!hk_is_pow2(align))
 		align = align ? (size_t)1 << (64 - __builtin_clzl(align)) : 1;
-	return alloc_aligned(align, size);
+	return hk_alloc_aligned(align, size);
 }
 
 HK_EXPORT void *hakmem_valloc(size_t size)
@@ -206,9 +183,7 @@ HK_EXPORT size_t hakmem_malloc_usable_size(void *p)
 	return p ? usable(p) : 0;
 }
 
-/* A size larger than the block is certainly wrong; a smaller one may be
- * right (realloc keeps a block that shrinks by less than half). */
-static bool check_size(void *p, size_t size, const char *what)
+bool hk_free_size_ok(void *p, size_t size, const char *what)
 {
 	hk_large *l;
 	size_t usable;
@@ -226,17 +201,14 @@ static bool check_size(void *p, size_t size, const char *what)
 
 HK_EXPORT void hakmem_free_sized(void *p, size_t size)
 {
-	if (check_size(p, size, "free_sized()"))
+	if (hk_free_size_ok(p, size, "free_sized()"))
 		hakmem_free(p);
 }
 
 HK_EXPORT void hakmem_free_aligned_sized(void *p, size_t align, size_t size)
 {
-	if (p && align && ((uintptr_t)p & (align - 1))) {
-		hk_misuse("free_aligned_sized(): %p is not aligned to %zu", p, align);
-		return;
-	}
-	if (check_size(p, size, "free_aligned_sized()"))
+	if (hk_free_align_ok(p, align, "free_aligned_sized()") &&
+	    hk_free_size_ok(p, size, "free_aligned_sized()"))
 		hakmem_free(p);
 }
 

@@ -158,16 +158,12 @@ void hk_free_slow(void *p, uintptr_t e)
 	errno = saved;
 }
 
-void hk_free_kind(void *p, unsigned kind, const char *what)
+void hk_free_kind(void *p, uintptr_t e, unsigned kind, const char *what)
 {
-	if (!hk_hard_canary_small()) {
-		hk_free_fast(p);
-		return;
-	}
 	int saved = errno;
 	if (HK_UNLIKELY(hk_prof_hooks()))
 		hk_prof_free(p);
-	free_slow(p, hk_registry_lookup(p), kind, what);
+	free_slow(p, e, hk_hard_canary_small() ? kind : HK_KIND_FREE, what);
 	errno = saved;
 }
 
@@ -402,10 +398,10 @@ static void *small_alloc(unsigned cls, bool *zeroed)
 	return p;
 }
 
-void *hk_alloc_slow(unsigned cls, size_t size, size_t align, bool *zeroed)
+void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool *zeroed)
 {
 	if (HK_UNLIKELY(hk_hard_slow()))
-		return hk_hardened_alloc(size, align, HK_KIND_MALLOC, zeroed);
+		return hk_hardened_alloc(size, align, kind, zeroed);
 	return small_alloc(cls, zeroed);
 }
 

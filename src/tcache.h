@@ -52,18 +52,21 @@ extern __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec")));
 extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 
 /* Slow paths (tcache.c). hk_alloc_slow gets the request (size bytes
- * aligned to align) besides its class, for the hardened mechanisms.
+ * aligned to align, as kind: enum hk_kind) besides its class, for the
+ * hardened mechanisms.
  * zeroed, when not NULL, is set to whether the block is known to read as
  * zero. */
-void *hk_alloc_slow(unsigned cls, size_t size, size_t align, bool *zeroed);
+void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool *zeroed);
 void hk_free_slow(void *p, uintptr_t entry);
 
-/* The allocation and release paths of hardened mode, for any size, with
- * the kind of allocation (enum hk_kind) recorded and, when kind is not
- * HK_KIND_FREE, checked at release (what names the caller). Without small
- * canaries, kinds are neither recorded nor checked. */
+/* The allocation path of hardened mode, for any size, recording the kind
+ * of allocation (enum hk_kind) when small canaries are on. */
 void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed);
-void hk_free_kind(void *p, unsigned kind, const char *what);
+
+/* The free slow path for a caller (what: "operator delete") that expects
+ * a block allocated as kind; with small canaries another kind is
+ * reported. entry is p's registry entry. */
+void hk_free_kind(void *p, uintptr_t entry, unsigned kind, const char *what);
 
 /* realloc of p, a live small or zero-size block (hk_block_usable said
  * so), to size bytes in hardened mode: 1 if p holds size bytes now (its
@@ -97,17 +100,17 @@ void hk_heap_collect(hk_heap *h);
 /* Free every block waiting in h's quarantine. */
 void hk_quarantine_flush(hk_heap *h);
 
-/* A block of class cls, for a request of size bytes aligned to align.
- * zeroed as for hk_alloc_slow. A block without the
+/* A block of class cls, for a request of size bytes aligned to align,
+ * as kind. zeroed as for hk_alloc_slow. A block without the
  * key (freed twice, see slab.h) goes to the slow path, which reports it.
  * 23 instructions with the ret: objdump -d of hakmem_malloc in a build
  * configured with ac_cv_header_valgrind_valgrind_h=no. */
-HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, bool *zeroed)
+HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, unsigned kind, bool *zeroed)
 {
 	hk_slab *s = hk_tls_heap->cur[cls];
 	hk_block *b = s->free;
 	if (HK_UNLIKELY(!b || b->key != hk_free_key.value))
-		return hk_alloc_slow((unsigned)cls, size, align, zeroed);
+		return hk_alloc_slow((unsigned)cls, size, align, kind, zeroed);
 	s->free = b->next;
 	s->used++;
 	s->xsum ^= (uintptr_t)b;
@@ -117,27 +120,39 @@ HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, bool *zer
 	return b;
 }
 
-/* Any pointer (NULL too: the slow path takes it). Stores into the block
- * and loads nothing from it (slab.h, Double frees). 43 instructions with
+/* The free fast path: p is freed into a slab of the calling thread's heap
+ * when it is a block of one (e: hk_registry_lookup(p)) and, for a caller
+ * that states the block's size (a sized operator delete; 0: none stated),
+ * the size is no larger than the block. Stores into the block and loads
+ * nothing from it (slab.h, Double frees). Returns false, having done
+ * nothing, when the caller must take a slow path. */
+HK_INLINE bool hk_free_local(void *p, uintptr_t e, size_t size)
+{
+	if (HK_LIKELY(e & HK_REG_SLAB)) {
+		hk_slab *s = hk_reg_slab(e);
+		hk_heap *h = hk_tls_heap;
+		hk_block *b = p;
+		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
+			      hk_slab_is_block(s, p) && b != s->free && size <= s->block_size)) {
+			hk_slab_push(s, b);
+			h->local_frees++;
+			if (HK_UNLIKELY(--s->used == 0))
+				hk_slab_emptied(h, s);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Any pointer (NULL too: the slow path takes it). 43 instructions with
  * the ret, counted as for hk_tcache_alloc: 13 for the registry, 8 for the
  * block-start check, the rest the owner test, the push and the counts.
  * With malloc and the two calls, 70 per pair: bench/run --only callgrind. */
 HK_INLINE void hk_free_fast(void *p)
 {
 	uintptr_t e = hk_registry_lookup(p);
-	if (HK_LIKELY(e & HK_REG_SLAB)) {
-		hk_slab *s = hk_reg_slab(e);
-		hk_heap *h = hk_tls_heap;
-		hk_block *b = p;
-		if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
-			      hk_slab_is_block(s, p) && b != s->free)) {
-			hk_slab_push(s, b);
-			h->local_frees++;
-			if (HK_UNLIKELY(--s->used == 0))
-				hk_slab_emptied(h, s);
-			return;
-		}
-	}
+	if (HK_LIKELY(hk_free_local(p, e, 0)))
+		return;
 	hk_free_slow(p, e);
 }
 

@@ -8,6 +8,8 @@
  * FAIL lines, the totals as the exit status), with one write(2) per line.
  *
  * Include this header FIRST in every test program (it defines _GNU_SOURCE).
+ * The C++ test programs (*.cc) include it too: keep it valid C++ as well
+ * (a void * is converted with a cast).
  *
  * Output protocol (read by tests/lib/hakmem.exp): one line per check,
  * "PASS: <name>" or "FAIL: <name>", written with a single write(2) to
@@ -336,7 +338,7 @@ static inline uint64_t hk_pattern_seed(const void *p, size_t n, uint64_t salt)
 
 static inline void hk_fill_seed(void *p, size_t n, uint64_t seed)
 {
-	unsigned char *b = p;
+	unsigned char *b = (unsigned char *)p;
 	size_t words = n / 8, i;
 	uint64_t v;
 
@@ -354,7 +356,7 @@ static inline void hk_fill_seed(void *p, size_t n, uint64_t seed)
  * -1 if intact. */
 static inline long hk_verify_seed(const void *p, size_t n, uint64_t seed)
 {
-	const unsigned char *b = p;
+	const unsigned char *b = (const unsigned char *)p;
 	size_t words = n / 8, i;
 	uint64_t v, w;
 
@@ -391,7 +393,7 @@ static inline long hk_verify(const void *p, size_t n, uint64_t salt)
 /* True if all n bytes at p are zero. */
 static inline bool hk_all_zero(const void *p, size_t n)
 {
-	const unsigned char *b = p;
+	const unsigned char *b = (const unsigned char *)p;
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
@@ -837,7 +839,7 @@ struct hk_misuse_call {
 
 static inline void hk_misuse_child(void *a)
 {
-	struct hk_misuse_call *m = a;
+	struct hk_misuse_call *m = (struct hk_misuse_call *)a;
 	if (hk_set_str("opt.misuse", m->mode) != 0) {
 		FAILED("hakmem_ctl(\"opt.misuse\", \"%s\")", m->mode);
 		_exit(3);
