@@ -50,8 +50,9 @@ HK_INLINE void *hk_alloc_aligned(size_t align, size_t size)
 
 /* Whether freeing p (NULL allowed) with a stated size may go on. A size
  * larger than the block is certainly wrong; a smaller one may be right
- * (realloc keeps a block that shrinks by less than half). On misuse,
- * reported naming the caller (what), false. */
+ * (realloc keeps a block that shrinks by less than half), except with
+ * small canaries, where the block records its size. On misuse, reported
+ * naming the caller (what), false. */
 bool hk_free_size_ok(void *p, size_t size, const char *what);
 
 /* Whether freeing p (NULL allowed) with a stated alignment align (0: none

@@ -196,6 +196,13 @@ bool hk_free_size_ok(void *p, size_t size, const char *what)
 			  usable);
 		return false;
 	}
+	/* With small canaries the block knows the size it was asked for
+	 * (realloc in place records the new one): anything else is wrong. */
+	if (size < usable && hk_hard_canary_small()) {
+		hk_misuse("%s: size %zu is not that of the block %p (%zu bytes)", what, size, p,
+			  usable);
+		return false;
+	}
 	return true;
 }
 
