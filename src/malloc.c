@@ -28,6 +28,7 @@ static size_t usable(const void *p)
 /* A large block, see alloc.h. */
 void *hk_alloc_large(size_t size, size_t align, unsigned kind, size_t *dirty)
 {
+	hk_global_init();	/* the options decide the block's layout */
 	void *p = hk_large_alloc(size, align, kind, dirty);
 	if (HK_UNLIKELY(!p) && hk_thread_reclaim())
 		p = hk_large_alloc(size, align, kind, dirty);

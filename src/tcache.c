@@ -400,6 +400,9 @@ static void *small_alloc(unsigned cls, bool *zeroed)
 
 void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool *zeroed)
 {
+	/* The options must be read before the first block is made: a block
+	 * made without its canary would later be found broken. */
+	hk_global_init();
 	if (HK_UNLIKELY(hk_hard_slow()))
 		return hk_hardened_alloc(size, align, kind, zeroed);
 	return small_alloc(cls, zeroed);
