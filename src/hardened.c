@@ -13,36 +13,60 @@
  * the block's mask, a per-process secret mixed with the block's address:
  * a trailer copied from another block, or written by a program that read
  * one, does not fit. The low 16 bits must come back as the tag, so an
- * overflow of even one byte into the trailer is caught. The pattern bytes
- * are the mask's bytes with the top bit set: never 0, nor 1, nor ASCII,
- * the values an overflow most often writes. */
+ * overflow of even one byte into the trailer is caught. The pattern's
+ * bytes are the mask's bytes with the top bit set (so a byte at address a
+ * is byte a % 8 of one word, and the pattern is written and compared a
+ * word at a time): never 0, nor 1, nor ASCII, the values an overflow most
+ * often writes. */
 #define TRAILER_TAG ((uint64_t)0x4b48)
+
+/* Bytes of pattern written after the request: enough for the overflows
+ * that stop short of the trailer, which catches the rest. */
+#define PATTERN_MAX ((size_t)64)
 
 static uint64_t mask_of(uintptr_t seed)
 {
 	return hk_free_key.canary ^ ((uint64_t)seed * 0x9e3779b97f4a7c15ull);
 }
 
-static unsigned char pattern_byte(uint64_t mask, uintptr_t addr)
+static uint64_t pattern_of(uintptr_t seed)
 {
-	return (unsigned char)(mask >> ((addr & 7) * 8)) | 0x80;
+	return mask_of(seed) | 0x8080808080808080ull;
+}
+
+static unsigned char pattern_byte(uint64_t pattern, uintptr_t addr)
+{
+	return (unsigned char)(pattern >> ((addr & 7) * 8));
 }
 
 void hk_canary_fill(void *p, size_t len, uintptr_t seed)
 {
-	uint64_t m = mask_of(seed);
-	unsigned char *c = p;
-	for (size_t i = 0; i < len; i++)
-		c[i] = pattern_byte(m, (uintptr_t)(c + i));
+	uint64_t w = pattern_of(seed);
+	unsigned char *c = p, *end = c + len;
+	for (; c < end && ((uintptr_t)c & 7); c++)
+		*c = pattern_byte(w, (uintptr_t)c);
+	for (; c + 8 <= end; c += 8)
+		memcpy(c, &w, 8);
+	for (; c < end; c++)
+		*c = pattern_byte(w, (uintptr_t)c);
 }
 
 size_t hk_canary_find(const void *p, size_t len, uintptr_t seed)
 {
-	uint64_t m = mask_of(seed);
-	const unsigned char *c = p;
-	for (size_t i = 0; i < len; i++)
-		if (c[i] != pattern_byte(m, (uintptr_t)(c + i)))
-			return i;
+	uint64_t w = pattern_of(seed);
+	const unsigned char *start = p, *c = start, *end = c + len;
+	for (; c < end && ((uintptr_t)c & 7); c++)
+		if (*c != pattern_byte(w, (uintptr_t)c))
+			return (size_t)(c - start);
+	for (; c + 8 <= end; c += 8) {
+		uint64_t v;
+		memcpy(&v, c, 8);
+		if (v != w)
+			break;
+	}
+	for (; c < end; c++)
+		if (*c != pattern_byte(w, (uintptr_t)c))
+			return (size_t)(c - start);
 	return len;
 }
 
@@ -51,9 +75,16 @@ static uint64_t *trailer(const void *b, size_t bs)
 	return (uint64_t *)((uintptr_t)b + bs - HK_TRAILER);
 }
 
+/* Bytes of pattern after a request of n bytes in a block of bs. */
+static size_t pattern_len(size_t bs, size_t n)
+{
+	size_t room = bs - HK_TRAILER - n;
+	return room < PATTERN_MAX ? room : PATTERN_MAX;
+}
+
 void hk_canary_seal(void *b, size_t bs, size_t n, unsigned kind)
 {
-	hk_canary_fill((char *)b + n, bs - HK_TRAILER - n, (uintptr_t)b);
+	hk_canary_fill((char *)b + n, pattern_len(bs, n), (uintptr_t)b);
 	*trailer(b, bs) = (((uint64_t)n << 24) | ((uint64_t)kind << 16) | TRAILER_TAG) ^
 			  mask_of((uintptr_t)b);
 }
@@ -84,8 +115,9 @@ bool hk_canary_check(const void *b, size_t bs, bool first, const char *what, siz
 		hk_report_double_free(what, b);
 		return false;
 	}
-	size_t off = hk_canary_find((const char *)b + *n, bs - HK_TRAILER - *n, (uintptr_t)b);
-	if (off < bs - HK_TRAILER - *n) {
+	size_t len = pattern_len(bs, *n);
+	size_t off = hk_canary_find((const char *)b + *n, len, (uintptr_t)b);
+	if (off < len) {
 		hk_misuse("%s: heap overflow: block %p of %zu bytes was written past its end "
 			  "(at offset %zu)",
 			  what, b, *n, *n + off);
@@ -94,7 +126,9 @@ bool hk_canary_check(const void *b, size_t bs, bool first, const char *what, siz
 	size_t pn;
 	unsigned pk;
 	if (!first && !hk_canary_read((const char *)b - bs, bs, &pn, &pk)) {
-		hk_misuse("%s: heap underflow: the bytes before block %p were overwritten", what, b);
+		hk_misuse("%s: heap underflow: the bytes before block %p were overwritten (or the "
+			  "block before it overflowed)",
+			  what, b);
 		return false;
 	}
 	return true;

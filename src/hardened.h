@@ -3,9 +3,10 @@
  * pick, and all of them on with hardened = 1:
  *
  *   canary        small blocks (canary = all): the request size and a
- *                 trailer word at the end of the block, the bytes between
- *                 them a pattern; checked at free, with the trailer of the
- *                 block before (an underflow of this block writes there).
+ *                 trailer word at the end of the block, the bytes after
+ *                 the request (up to 64) a pattern; checked at free, with
+ *                 the trailer of the block before (an underflow of this
+ *                 block writes there).
  *                 Large blocks (canary = large, the default, or all): the
  *                 same pattern in the room after the block and in the
  *                 header before it.
@@ -108,7 +109,7 @@ void hk_canary_fill(void *p, size_t len, uintptr_t seed);
 size_t hk_canary_find(const void *p, size_t len, uintptr_t seed);
 
 /* Seal a small block b of bs bytes handed out for n bytes as kind: the
- * pattern from n to the trailer, then the trailer. */
+ * pattern after n (up to 64 bytes, or to the trailer), then the trailer. */
 void hk_canary_seal(void *b, size_t bs, size_t n, unsigned kind);
 
 /* Mark the trailer of b free (its pattern is gone: zeroed or not kept). */
