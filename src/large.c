@@ -328,6 +328,25 @@ static size_t canary_after(const hk_large *l)
 	return room < HK_LARGE_CANARY ? room : HK_LARGE_CANARY;
 }
 
+/* Under memcheck the canaries are out of bounds for the program, so that
+ * memcheck reports a write to them where it happens; open them for the
+ * engine while it writes or checks them. The room after the block may
+ * have been inside an earlier, freed block. */
+static void vg_open(const hk_large *l, bool open)
+{
+	if (HK_LIKELY(!hk_vg_on))
+		return;
+	const char *p = (const char *)l + l->offset;
+	size_t after = l->size <= l->map_size - l->offset ? canary_after(l) : 0;
+	if (open) {
+		HK_VG_DEFINED(p - canary_before(l), canary_before(l));
+		HK_VG_DEFINED(p + l->size, after);
+	} else {
+		HK_VG_NOACCESS(p - canary_before(l), canary_before(l));
+		HK_VG_NOACCESS(p + l->size, after);
+	}
+}
+
 /* The request (size bytes, as kind) was granted in l: set its usable
  * size and, with canaries, write them. */
 static void seal(hk_large *l, size_t size, unsigned kind)
@@ -339,8 +358,10 @@ static void seal(hk_large *l, size_t size, unsigned kind)
 		return;
 	}
 	l->size = size;
+	vg_open(l, true);
 	hk_canary_fill(p - canary_before(l), canary_before(l), (uintptr_t)l);
 	hk_canary_fill(p + size, canary_after(l), (uintptr_t)l);
+	vg_open(l, false);
 }
 
 /* Bytes to map for a request of size bytes: with canaries, room for the
@@ -359,13 +380,16 @@ static bool check(const hk_large *l, unsigned kind, const char *what)
 		return true;
 	const char *p = (const char *)l + l->offset;
 	size_t before = canary_before(l);
-	if (hk_canary_find(p - before, before, (uintptr_t)l) < before) {
+	vg_open(l, true);
+	size_t intact = hk_canary_find(p - before, before, (uintptr_t)l);
+	size_t after = l->size <= l->map_size - l->offset ? canary_after(l) : 0;
+	size_t off = hk_canary_find(p + l->size, after, (uintptr_t)l);
+	vg_open(l, false);
+	if (intact < before) {
 		hk_misuse("%s: heap underflow: the bytes before block %p were overwritten", what,
 			  (const void *)p);
 		return false;
 	}
-	size_t after = l->size <= l->map_size - l->offset ? canary_after(l) : 0;
-	size_t off = hk_canary_find(p + l->size, after, (uintptr_t)l);
 	if (!after || off < after) {
 		hk_misuse("%s: heap overflow: block %p of %zu bytes was written past its end "
 			  "(at offset %zu)",

@@ -22,6 +22,7 @@ static inline bool hk_vg_memcheck(void)
 #define HK_VG_FREELIKE(p) VALGRIND_FREELIKE_BLOCK((p), 0)
 #define HK_VG_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
 #define HK_VG_UNDEFINED(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#define HK_VG_NOACCESS(p, n) VALGRIND_MAKE_MEM_NOACCESS((p), (n))
 /* Read a word memcheck may consider undefined, leaving its state as it was. */
 static inline uintptr_t hk_vg_peek(const uintptr_t *w)
 {
@@ -43,6 +44,7 @@ static inline uintptr_t hk_vg_peek(const uintptr_t *w)
 #define HK_VG_FREELIKE(p) ((void)(p))
 #define HK_VG_DEFINED(p, n) ((void)(p), (void)(n))
 #define HK_VG_UNDEFINED(p, n) ((void)(p), (void)(n))
+#define HK_VG_NOACCESS(p, n) ((void)(p), (void)(n))
 #endif
 
 /* True when the process runs under Valgrind's memcheck (set at start-up). */
