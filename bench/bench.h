@@ -207,6 +207,18 @@ static BENCH_UNUSED double bench_run_shares(void *w, size_t size, uint64_t n, ui
 	return t;
 }
 
+/* The end of a worker that keeps `live` blocks in blk: frees them (on its
+ * own thread, as a program would) and hands over what it computed. */
+static BENCH_UNUSED void *bench_share_end(struct bench_share *s, void **blk, uint64_t live,
+					  uint64_t digest, uint64_t bad)
+{
+	for (uint64_t i = 0; i < live; i++)
+		free(blk[i]);
+	s->digest = digest;
+	s->bad = bad;
+	return NULL;
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 /* Options are --name=value or --name value (or -t/-n/-s short forms given
@@ -342,6 +354,20 @@ static BENCH_UNUSED void bench_fail(const char *name, const char *what)
 {
 	fprintf(stderr, "%s: FAILED: %s\n", name, what);
 	exit(3);
+}
+
+/* bench_run_shares() for a workload whose every error a worker counts is
+ * an allocator bug: exits with bench_fail(name, bad_what) when there was
+ * one, else prints the result line. */
+static BENCH_UNUSED void bench_run_checked(const char *name, void *w, size_t size, uint64_t n,
+					   uint64_t ops, uint64_t seed, void *(*fn)(void *),
+					   const char *bad_what)
+{
+	uint64_t digest, bad;
+	double t = bench_run_shares(w, size, n, ops, seed, fn, &digest, &bad);
+	if (bad)
+		bench_fail(name, bad_what);
+	bench_result(name, n, ops, t, digest, "");
 }
 
 #endif
