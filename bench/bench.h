@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/lib/count_lines.h"
+
 #define BENCH_UNUSED __attribute__((unused))
 #define BENCH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define BENCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -129,28 +131,6 @@ static BENCH_UNUSED void bench_unmap(void *p, size_t size)
 {
 	if (p)
 		munmap(p, size ? size : 1);
-}
-
-/* Lines in the file at path (e.g. mappings in /proc/PID/maps); -1 if it
- * cannot be opened. */
-static BENCH_UNUSED long bench_count_lines(const char *path)
-{
-	char buf[16384];
-	long lines = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			lines += buf[i] == '\n';
-	}
-	close(fd);
-	return lines;
 }
 
 /* ---- threads ------------------------------------------------------------ */

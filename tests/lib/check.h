@@ -57,6 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "count_lines.h"
+
 /* ------------------------------------------------------------------ */
 /* Output and counters                                                  */
 /* ------------------------------------------------------------------ */
@@ -467,22 +469,7 @@ static inline long hk_peak_rss_kb(void)
 /* Number of lines of /proc/self/maps (i.e. of mappings), -1 on error. */
 static inline long hk_maps_count(void)
 {
-	char buf[8192];
-	long lines = 0;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			lines += buf[i] == '\n';
-	}
-	close(fd);
-	return lines;
+	return hk_count_lines("/proc/self/maps");
 }
 
 /* ------------------------------------------------------------------ */
