@@ -123,8 +123,7 @@ int main(int argc, char **argv)
 		return child(argv[1]);
 
 	char exe[256];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	exe[n > 0 ? n : 0] = '\0';
+	hk_self_exe(exe, sizeof exe);
 	snprintf(conf_path, sizeof conf_path, "/tmp/hakmem-config-test.%d.conf", (int)getpid());
 	snprintf(env_conf, sizeof env_conf, "HAKMEM_CONF=%s", conf_path);
 	struct hk_exec r;

@@ -73,8 +73,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		return child(argv[1]);
 	char exe[256];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	exe[n > 0 ? n : 0] = '\0';
+	hk_self_exe(exe, sizeof exe);
 	struct hk_exec r;
 
 	run(&r, exe, "late-double-free", false);

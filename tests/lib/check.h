@@ -740,6 +740,15 @@ static inline bool hk_child_aborted(const struct hk_child *c)
 	       WTERMSIG(c->status) == SIGABRT;
 }
 
+/* This program's path (to run itself again) in buf; false, and "", when
+ * /proc/self/exe cannot be read. */
+static inline bool hk_self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0;
+}
+
 /* What hk_exec_capture() saw: the program's stdout and stderr
  * (NUL-terminated, cut at their size) and its waitpid() status. */
 struct hk_exec {
