@@ -472,6 +472,17 @@ static inline long hk_maps_count(void)
 	return hk_count_lines("/proc/self/maps");
 }
 
+/* Free a list of blocks chained through their first word, as the tests
+ * that fill memory keep what they got: in the blocks themselves. */
+static inline void hk_free_chain(void *head)
+{
+	while (head) {
+		void *next = *(void **)head;
+		free(head);
+		head = next;
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* hakmem_ctl() access                                                  */
 /* ------------------------------------------------------------------ */
