@@ -18,7 +18,7 @@
 
 struct worker {
 	struct bench_share s;	/* first: see bench_run_shares */
-	unsigned char **blk;
+	void **blk;
 	char pad[64];
 };
 
@@ -54,11 +54,7 @@ static void *worker(void *arg)
 		w->blk[i] = b;
 		digest += size * 31 + align;
 	}
-	for (uint64_t i = 0; i < live; i++)
-		free(w->blk[i]);
-	w->s.digest = digest;
-	w->s.bad = bad;
-	return NULL;
+	return bench_share_end(&w->s, w->blk, live, digest, bad);
 }
 
 int main(int argc, char **argv)

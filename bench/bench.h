@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/lib/count_lines.h"
+
 #define BENCH_UNUSED __attribute__((unused))
 #define BENCH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define BENCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -131,28 +133,6 @@ static BENCH_UNUSED void bench_unmap(void *p, size_t size)
 		munmap(p, size ? size : 1);
 }
 
-/* Lines in the file at path (e.g. mappings in /proc/PID/maps); -1 if it
- * cannot be opened. */
-static BENCH_UNUSED long bench_count_lines(const char *path)
-{
-	char buf[16384];
-	long lines = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			lines += buf[i] == '\n';
-	}
-	close(fd);
-	return lines;
-}
-
 /* ---- threads ------------------------------------------------------------ */
 
 /* Run fn(arg + i * stride) on n threads and wait for them all. */
@@ -205,6 +185,18 @@ static BENCH_UNUSED double bench_run_shares(void *w, size_t size, uint64_t n, ui
 		*bad += s->bad;
 	}
 	return t;
+}
+
+/* The end of a worker that keeps `live` blocks in blk: frees them (on its
+ * own thread, as a program would) and hands over what it computed. */
+static BENCH_UNUSED void *bench_share_end(struct bench_share *s, void **blk, uint64_t live,
+					  uint64_t digest, uint64_t bad)
+{
+	for (uint64_t i = 0; i < live; i++)
+		free(blk[i]);
+	s->digest = digest;
+	s->bad = bad;
+	return NULL;
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -342,6 +334,20 @@ static BENCH_UNUSED void bench_fail(const char *name, const char *what)
 {
 	fprintf(stderr, "%s: FAILED: %s\n", name, what);
 	exit(3);
+}
+
+/* bench_run_shares() for a workload whose every error a worker counts is
+ * an allocator bug: exits with bench_fail(name, bad_what) when there was
+ * one, else prints the result line. */
+static BENCH_UNUSED void bench_run_checked(const char *name, void *w, size_t size, uint64_t n,
+					   uint64_t ops, uint64_t seed, void *(*fn)(void *),
+					   const char *bad_what)
+{
+	uint64_t digest, bad;
+	double t = bench_run_shares(w, size, n, ops, seed, fn, &digest, &bad);
+	if (bad)
+		bench_fail(name, bad_what);
+	bench_result(name, n, ops, t, digest, "");
 }
 
 #endif

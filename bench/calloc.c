@@ -17,7 +17,7 @@
 
 struct worker {
 	struct bench_share s;	/* first: see bench_run_shares */
-	unsigned char **blk;
+	void **blk;
 	char pad[64];
 };
 
@@ -66,11 +66,7 @@ static void *worker(void *arg)
 		w->blk[i] = p;
 		digest += size;
 	}
-	for (uint64_t i = 0; i < live; i++)
-		free(w->blk[i]);
-	w->s.digest = digest;
-	w->s.bad = bad;
-	return NULL;
+	return bench_share_end(&w->s, w->blk, live, digest, bad);
 }
 
 int main(int argc, char **argv)
@@ -93,10 +89,7 @@ int main(int argc, char **argv)
 		w[i].blk = bench_map(live * sizeof *w[i].blk);
 	}
 
-	uint64_t digest, bad;
-	double t = bench_run_shares(w, sizeof *w, threads, ops, seed, worker, &digest, &bad);
-	if (bad)
-		bench_fail("calloc", "calloc returned memory that is not zero");
-	bench_result("calloc", threads, ops, t, digest, "");
+	bench_run_checked("calloc", w, sizeof *w, threads, ops, seed, worker,
+			  "calloc returned memory that is not zero");
 	return 0;
 }

@@ -15,7 +15,7 @@
 
 struct worker {
 	struct bench_share s;	/* first: see bench_run_shares */
-	unsigned char **blk;
+	void **blk;
 	size_t *len;
 	char pad[64];
 };
@@ -51,11 +51,7 @@ static void *worker(void *arg)
 		w->len[i] = n;
 		digest += n;
 	}
-	for (uint64_t i = 0; i < live; i++)
-		free(w->blk[i]);
-	w->s.digest = digest;
-	w->s.bad = bad;
-	return NULL;
+	return bench_share_end(&w->s, w->blk, live, digest, bad);
 }
 
 int main(int argc, char **argv)
@@ -83,10 +79,7 @@ int main(int argc, char **argv)
 		w[i].len = bench_map(live * sizeof *w[i].len);
 	}
 
-	uint64_t digest, bad;
-	double t = bench_run_shares(w, sizeof *w, threads, ops, seed, worker, &digest, &bad);
-	if (bad)
-		bench_fail("large", "a block was corrupted while live");
-	bench_result("large", threads, ops, t, digest, "");
+	bench_run_checked("large", w, sizeof *w, threads, ops, seed, worker,
+			  "a block was corrupted while live");
 	return 0;
 }

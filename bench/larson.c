@@ -463,7 +463,7 @@ int main(int argc, char **argv)
 		}
 		elapsed = bench_now() - start;
 	}
-	long maps = bench_count_lines("/proc/self/maps");
+	long maps = hk_count_lines("/proc/self/maps");
 
 	uint64_t done = 0, failures = 0, digest = 0, gens = 0;
 	bool first_done = true;

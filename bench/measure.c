@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 			continue;	/* EINTR */
 		double t = bench_now();
 		if (t >= next_sample) {
-			long rss = vm_rss_kb(pid), maps = bench_count_lines(maps_path);
+			long rss = vm_rss_kb(pid), maps = hk_count_lines(maps_path);
 			if (rss >= 0 && maps >= 0) {
 				fprintf(sf, "%.3f %ld %ld\n", t - t0, rss, maps);
 				fflush(sf);

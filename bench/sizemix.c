@@ -170,10 +170,7 @@ int main(int argc, char **argv)
 		w[i].far = bench_map(FAR * sizeof *w[i].far);
 	}
 
-	uint64_t digest, bad;
-	double t = bench_run_shares(w, sizeof *w, threads, ops, seed, worker, &digest, &bad);
-	if (bad)
-		bench_fail("sizemix", "a block was corrupted while live");
-	bench_result("sizemix", threads, ops, t, digest, "");
+	bench_run_checked("sizemix", w, sizeof *w, threads, ops, seed, worker,
+			  "a block was corrupted while live");
 	return 0;
 }

@@ -1,5 +1,5 @@
-# Allocation-heavy Perl workload for bench/run and tools/check-programs
-# (perl under LD_PRELOAD).
+# Allocation-heavy Perl workload for bench/run, tools/check-programs and
+# tests/hakmem.api/hardened_programs (perl under LD_PRELOAD).
 #
 # Hashes with many keys, string concatenation, split and join, sorting,
 # regular-expression rewriting, nested data structures and their teardown.

@@ -1,4 +1,5 @@
-"""Allocation-heavy Python workload for bench/run (python3 under LD_PRELOAD).
+"""Allocation-heavy Python workload for bench/run (python3 under LD_PRELOAD)
+and tests/hakmem.api/hardened_programs.
 
 Builds and tears down the object graphs typical Python programs make:
 records as dicts with lists of strings, JSON round trips, string building

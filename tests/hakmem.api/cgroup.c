@@ -160,8 +160,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "real") == 0)
 		return child_limited(256 * MiB, false);
 
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	self[n > 0 ? n : 0] = '\0';
+	hk_self_exe(self, sizeof self);
 	char dir[] = "/tmp/hakmem-cgroup-XXXXXX";
 	if (!CHECK(mkdtemp(dir) != NULL, "mkdtemp"))
 		return hk_done();

@@ -90,46 +90,7 @@ static int child(const char *mode)
 
 /* --- Parent side. ------------------------------------------------------- */
 
-struct run {
-	char out[16384], err[16384];
-	int status;
-};
-
-/* Run this program in mode with env (NULL-terminated "NAME=VALUE" list,
- * replacing the environment but for PATH); as_user runs it as that uid. */
-static void run(struct run *r, const char *exe, const char *mode, const char *const *env,
-		uid_t as_user)
-{
-	int out[2], err[2];
-	memset(r, 0, sizeof *r);
-	if (pipe(out) || pipe(err))
-		abort();
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		close(out[0]);
-		close(err[0]);
-		if (as_user && setuid(as_user) != 0)
-			_exit(99);
-		char *argv[] = { (char *)exe, (char *)mode, NULL };
-		execve(exe, argv, (char **)env);
-		_exit(98);
-	}
-	close(out[1]);
-	close(err[1]);
-	size_t no = 0, ne = 0;
-	ssize_t n;
-	while ((n = read(out[0], r->out + no, sizeof r->out - 1 - no)) > 0)
-		no += (size_t)n;
-	while ((n = read(err[0], r->err + ne, sizeof r->err - 1 - ne)) > 0)
-		ne += (size_t)n;
-	close(out[0]);
-	close(err[0]);
-	waitpid(pid, &r->status, 0);
-}
-
-static bool has(const struct run *r, const char *line)
+static bool has(const struct hk_exec *r, const char *line)
 {
 	char want[128];
 	snprintf(want, sizeof want, "%s\n", line);
@@ -162,15 +123,14 @@ int main(int argc, char **argv)
 		return child(argv[1]);
 
 	char exe[256];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	exe[n > 0 ? n : 0] = '\0';
+	hk_self_exe(exe, sizeof exe);
 	snprintf(conf_path, sizeof conf_path, "/tmp/hakmem-config-test.%d.conf", (int)getpid());
 	snprintf(env_conf, sizeof env_conf, "HAKMEM_CONF=%s", conf_path);
-	struct run r;
+	struct hk_exec r;
 
 	/* Defaults, with no file. */
 	const char *const none[] = { "HAKMEM_CONF=/nonexistent/hakmem.conf", NULL };
-	run(&r, exe, "print", none, 0);
+	hk_exec_capture(&r, exe, "print", none, 0);
 	CHECK(has(&r, "opt.superslab_lg=21") && has(&r, "opt.superslab_reserve=2") &&
 		      has(&r, "opt.trim=1") && has(&r, "opt.trim_interval_ms=0") &&
 		      has(&r, "opt.thread_cache=1") && has(&r, "opt.misuse=abort") &&
@@ -188,7 +148,7 @@ int main(int argc, char **argv)
 		   "\n",
 		   0644);
 	const char *const file_only[] = { env_conf, NULL };
-	run(&r, exe, "print", file_only, 0);
+	hk_exec_capture(&r, exe, "print", file_only, 0);
 	CHECK(has(&r, "opt.superslab_lg=20") && has(&r, "opt.superslab_reserve=7") &&
 		      has(&r, "opt.trim_interval_ms=500") && has(&r, "opt.misuse=report") &&
 		      has(&r, "opt.thread_cache=0"),
@@ -198,18 +158,18 @@ int main(int argc, char **argv)
 	/* Precedence: environment over file, hakmem_ctl over environment. */
 	const char *const env_over[] = { env_conf, "HAKMEM_SUPERSLAB_RESERVE=3",
 					 "HAKMEM_MISUSE=abort", NULL };
-	run(&r, exe, "print", env_over, 0);
+	hk_exec_capture(&r, exe, "print", env_over, 0);
 	CHECK(has(&r, "opt.superslab_reserve=3") && has(&r, "opt.misuse=abort") &&
 		      has(&r, "opt.trim_interval_ms=500"),
 	      "the environment overrides the file, the rest of the file stays");
-	run(&r, exe, "ctl-over-env", env_over, 0);
+	hk_exec_capture(&r, exe, "ctl-over-env", env_over, 0);
 	CHECK(has(&r, "opt.superslab_reserve=11"), "hakmem_ctl overrides the environment");
 
 	/* Bad values and unknown names: one line each, defaults kept. */
 	write_conf("trim_interval_ms = soon\nno_such_setting = 1\njust words\nsuperslab_lg = 22\n",
 		   0644);
 	const char *const bad[] = { env_conf, "HAKMEM_TRIM=maybe", "HAKMEM_NOT_A_SETTING=1", NULL };
-	run(&r, exe, "print", bad, 0);
+	hk_exec_capture(&r, exe, "print", bad, 0);
 	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "bad settings do not stop the program");
 	CHECK(has(&r, "opt.trim_interval_ms=0") && has(&r, "opt.trim=1") &&
 		      has(&r, "opt.superslab_lg=21"),
@@ -228,14 +188,14 @@ int main(int argc, char **argv)
 	const char *const legacy[] = { "HAKMEM_CONF=/nonexistent", "HAKMEM_TINY_IDLE_TRIM_MS=250",
 				       "HAKMEM_TINY_TRIM_SS=0", "HAKMEM_TINY_SS_FORCE_LG=20",
 				       "HAKMEM_TINY_COUNTERS_DUMP=1", NULL };
-	run(&r, exe, "print", legacy, 0);
+	hk_exec_capture(&r, exe, "print", legacy, 0);
 	CHECK(has(&r, "opt.trim_interval_ms=250") && has(&r, "opt.trim=0") &&
 		      has(&r, "opt.superslab_lg=20") && has(&r, "opt.stats_print=1"),
 	      "HAKMEM_TINY_IDLE_TRIM_MS, _TRIM_SS, _SS_FORCE_LG and _COUNTERS_DUMP are aliases");
 
 	/* HAKMEM_STATS=1: a table at exit. */
 	const char *const stats[] = { "HAKMEM_CONF=/nonexistent", "HAKMEM_STATS=1", NULL };
-	run(&r, exe, "alloc", stats, 0);
+	hk_exec_capture(&r, exe, "alloc", stats, 0);
 	CHECK(strstr(r.err, "hakmem statistics") && strstr(r.err, "superslabs") &&
 		      strstr(r.err, "frees"),
 	      "HAKMEM_STATS=1 prints the statistics table at exit");
@@ -243,7 +203,7 @@ int main(int argc, char **argv)
 	/* A file others may write is not trusted. */
 	write_conf("superslab_reserve = 9\n", 0666);
 	chmod(conf_path, 0666);
-	run(&r, exe, "print", file_only, 0);
+	hk_exec_capture(&r, exe, "print", file_only, 0);
 	CHECK(has(&r, "opt.superslab_reserve=2") && strstr(r.err, "writable by others"),
 	      "a world-writable file is ignored, with a message");
 
@@ -259,7 +219,7 @@ int main(int argc, char **argv)
 		if (system(cmd) == 0) {
 			write_conf("superslab_reserve = 9\n", 0644);
 			const char *const secure[] = { env_conf, "HAKMEM_TRIM_INTERVAL_MS=77", NULL };
-			run(&r, copy, "print", secure, nobody->pw_uid);
+			hk_exec_capture(&r, copy, "print", secure, nobody->pw_uid);
 			CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
 				      has(&r, "opt.trim_interval_ms=0") && has(&r, "opt.superslab_reserve=2"),
 			      "AT_SECURE: environment and HAKMEM_CONF ignored (status %d)\n%s", r.status,
@@ -279,7 +239,7 @@ int main(int argc, char **argv)
 	hakmem_ctl("build.debug_log", &debug, &l, NULL, 0);
 	const char *const logging[] = { "HAKMEM_CONF=/nonexistent", "HAKMEM_LOG=superslab,pool",
 					NULL };
-	run(&r, exe, "alloc", logging, 0);
+	hk_exec_capture(&r, exe, "alloc", logging, 0);
 	if (debug)
 		CHECK(strstr(r.err, "hakmem[superslab]: created") && strstr(r.err, "hakmem[pool]: slab") &&
 			      !strstr(r.err, "hakmem[os]"),
@@ -289,7 +249,7 @@ int main(int argc, char **argv)
 		      "release build: no debug log, HAKMEM_LOG is an unknown setting");
 
 	/* The crash report runs, then chains to the program's own handler. */
-	run(&r, exe, "crash", none, 0);
+	hk_exec_capture(&r, exe, "crash", none, 0);
 	CHECK(strstr(r.err, "hakmem: fatal signal SIGSEGV at address 0x0") &&
 		      strstr(r.err, "program handler ran") && WIFEXITED(r.status) &&
 		      WEXITSTATUS(r.status) == 42,

@@ -19,16 +19,6 @@ static const char *const stat_names[] = {
 };
 #define NSTATS (sizeof stat_names / sizeof stat_names[0])
 
-static uint64_t get(const char *name)
-{
-	uint64_t v = 0;
-	size_t len = sizeof v;
-	int rc = hakmem_ctl(name, &v, &len, NULL, 0);
-	if (rc != 0 || len != sizeof v)
-		FAILED("hakmem_ctl(\"%s\") read: rc %d, len %zu", name, rc, len);
-	return v;
-}
-
 static void check_errors(void)
 {
 	static const char *const unknown[] = {
@@ -70,13 +60,13 @@ static void check_errors(void)
 			    "EINVAL (rc %d)", rc);
 
 	/* Stats are read-only: writing one gives EPERM and changes nothing. */
-	uint64_t before = get("stats.large.live");
+	uint64_t before = hk_stat_req("stats.large.live");
 	uint64_t newv = 12345;
 	errno = 4321;
 	rc = hakmem_ctl("stats.large.live", NULL, NULL, &newv, sizeof newv);
 	CHECK(rc == EPERM && errno == 4321,
 	      "writing stats.large.live returns EPERM (rc %d)", rc);
-	CHECK(get("stats.large.live") == before,
+	CHECK(hk_stat_req("stats.large.live") == before,
 	      "stats.large.live unchanged by the refused write");
 	const char *fake = "9.9.9";
 	rc = hakmem_ctl("version", NULL, NULL, &fake, sizeof fake);
@@ -120,11 +110,11 @@ static void check_superslab_accounting(void)
 	void *keep[100];
 	for (int i = 0; i < 100; i++)
 		keep[i] = hk_launder(malloc(64));
-	uint64_t live = get("stats.superslabs.live");
-	uint64_t created = get("stats.superslabs.created");
-	uint64_t released = get("stats.superslabs.released");
-	uint64_t mapped = get("stats.mapped");
-	uint64_t mappings = get("stats.mappings");
+	uint64_t live = hk_stat_req("stats.superslabs.live");
+	uint64_t created = hk_stat_req("stats.superslabs.created");
+	uint64_t released = hk_stat_req("stats.superslabs.released");
+	uint64_t mapped = hk_stat_req("stats.mapped");
+	uint64_t mappings = hk_stat_req("stats.mappings");
 	long maps = hk_maps_count();
 
 	CHECK(live >= 1, "a small malloc gives stats.superslabs.live >= 1 (%"
@@ -146,14 +136,14 @@ static void check_large(void)
 {
 	enum { NL = 8 };
 	void *p[NL];
-	uint64_t live0 = get("stats.large.live");
-	uint64_t mappings0 = get("stats.mappings");
-	uint64_t mapped0 = get("stats.mapped");
+	uint64_t live0 = hk_stat_req("stats.large.live");
+	uint64_t mappings0 = hk_stat_req("stats.mappings");
+	uint64_t mapped0 = hk_stat_req("stats.mapped");
 
 	void *one = hk_launder(malloc(200 * KiB));
-	uint64_t live1 = get("stats.large.live");
-	uint64_t mappings1 = get("stats.mappings");
-	uint64_t mapped1 = get("stats.mapped");
+	uint64_t live1 = hk_stat_req("stats.large.live");
+	uint64_t mappings1 = hk_stat_req("stats.mappings");
+	uint64_t mapped1 = hk_stat_req("stats.mapped");
 	CHECK(one && live1 == live0 + 1,
 	      "stats.large.live goes up by 1 after malloc(200K) (%" PRIu64
 	      " -> %" PRIu64 ")", live0, live1);
@@ -164,20 +154,20 @@ static void check_large(void)
 	      "stats.mapped grows by >= 200K (%" PRIu64 " -> %" PRIu64 ")",
 	      mapped0, mapped1);
 	free(one);
-	uint64_t live2 = get("stats.large.live");
+	uint64_t live2 = hk_stat_req("stats.large.live");
 	CHECK(live2 == live0,
 	      "stats.large.live back down after free (%" PRIu64 " -> %" PRIu64
 	      ")", live0, live2);
-	CHECK(get("stats.mappings") == mappings0,
+	CHECK(hk_stat_req("stats.mappings") == mappings0,
 	      "stats.mappings back after free of the large block");
-	CHECK(get("stats.mapped") == mapped0,
+	CHECK(hk_stat_req("stats.mapped") == mapped0,
 	      "stats.mapped back after free of the large block");
 
 	/* Several, of various large sizes, freed in a different order. */
 	for (int i = 0; i < NL; i++)
 		p[i] = hk_launder(
 			malloc(128 * KiB + 1 + (size_t)i * 333333));
-	uint64_t live3 = get("stats.large.live");
+	uint64_t live3 = hk_stat_req("stats.large.live");
 	CHECK(live3 == live0 + NL,
 	      "stats.large.live up by %d after %d large mallocs (%" PRIu64
 	      " -> %" PRIu64 ")", NL, NL, live0, live3);
@@ -185,12 +175,12 @@ static void check_large(void)
 		free(p[i]);
 	for (int i = 1; i < NL; i += 2)
 		free(p[i]);
-	CHECK(get("stats.large.live") == live0,
+	CHECK(hk_stat_req("stats.large.live") == live0,
 	      "stats.large.live back after freeing them");
 
 	/* 128 KiB exactly is small (from SuperSlabs), not a large block. */
 	void *edge = hk_launder(malloc(128 * KiB));
-	CHECK(get("stats.large.live") == live0,
+	CHECK(hk_stat_req("stats.large.live") == live0,
 	      "malloc(128 KiB) is not a large allocation");
 	free(edge);
 
@@ -198,14 +188,14 @@ static void check_large(void)
 	void *c = hk_launder(calloc(1, 1 * MiB));
 	void *a = hk_launder(aligned_alloc(64 * KiB, 512 * KiB));
 	void *r = hk_launder(realloc(malloc(100), 700 * KiB));
-	uint64_t live4 = get("stats.large.live");
+	uint64_t live4 = hk_stat_req("stats.large.live");
 	CHECK(live4 == live0 + 3,
 	      "large calloc/aligned_alloc/realloc count in stats.large.live "
 	      "(%" PRIu64 " -> %" PRIu64 ")", live0, live4);
 	free(c);
 	free(a);
 	free(r);
-	CHECK(get("stats.large.live") == live0,
+	CHECK(hk_stat_req("stats.large.live") == live0,
 	      "stats.large.live back after freeing those three");
 }
 
@@ -235,7 +225,7 @@ static void check_remote_frees(void)
 	struct remote rm = { .mu = PTHREAD_MUTEX_INITIALIZER,
 			     .cv = PTHREAD_COND_INITIALIZER };
 	pthread_t t;
-	uint64_t before = get("stats.frees.remote");
+	uint64_t before = hk_stat_req("stats.frees.remote");
 
 	if (pthread_create(&t, NULL, owner_thread, &rm) != 0) {
 		FAILED("pthread_create");
@@ -247,7 +237,7 @@ static void check_remote_frees(void)
 	pthread_mutex_unlock(&rm.mu);
 	for (int i = 0; i < 256; i++)
 		free(rm.blk[i]);
-	uint64_t after = get("stats.frees.remote");
+	uint64_t after = hk_stat_req("stats.frees.remote");
 	pthread_mutex_lock(&rm.mu);
 	rm.stage = 2;
 	pthread_cond_broadcast(&rm.cv);

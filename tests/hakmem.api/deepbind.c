@@ -216,10 +216,8 @@ static void scenario(void *arg)
 int main(void)
 {
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (!CHECK(n > 0, "readlink(/proc/self/exe)"))
+	if (!CHECK(hk_self_exe(exe, sizeof exe), "readlink(/proc/self/exe)"))
 		return hk_done();
-	exe[n] = '\0';
 	char *slash = strrchr(exe, '/');
 	*slash = '\0';
 	/* <tests>/hakmem.api/deepbind -> <tests>/lib/.libs/deepbind_mod.so */

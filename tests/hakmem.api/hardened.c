@@ -54,39 +54,16 @@ static int child(const char *mode)
 	return 0;
 }
 
-struct run {
-	char out[4096], err[4096];
-	int status;
-};
-
-static void run(struct run *r, const char *exe, const char *mode, bool hardened)
+/* Run this program's case mode with no settings but HAKMEM_HARDENED=1 when
+ * hardened is true. */
+static void run(struct hk_exec *r, const char *exe, const char *mode, bool hardened)
 {
-	int out[2], err[2];
-	memset(r, 0, sizeof *r);
-	if (pipe(out) || pipe(err))
-		abort();
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		char *argv[] = { (char *)exe, (char *)mode, NULL };
-		char *env[] = { "HAKMEM_CONF=/nonexistent", hardened ? "HAKMEM_HARDENED=1" : NULL, NULL };
-		execve(exe, argv, env);
-		_exit(98);
-	}
-	close(out[1]);
-	close(err[1]);
-	ssize_t n = read(out[0], r->out, sizeof r->out - 1);
-	(void)n;
-	size_t ne = 0;
-	while ((n = read(err[0], r->err + ne, sizeof r->err - 1 - ne)) > 0)
-		ne += (size_t)n;
-	close(out[0]);
-	close(err[0]);
-	waitpid(pid, &r->status, 0);
+	const char *const env[] = { "HAKMEM_CONF=/nonexistent",
+				    hardened ? "HAKMEM_HARDENED=1" : NULL, NULL };
+	hk_exec_capture(r, exe, mode, env, 0);
 }
 
-static bool aborted(const struct run *r)
+static bool aborted(const struct hk_exec *r)
 {
 	return WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGABRT;
 }
@@ -96,9 +73,8 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		return child(argv[1]);
 	char exe[256];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	exe[n > 0 ? n : 0] = '\0';
-	struct run r;
+	hk_self_exe(exe, sizeof exe);
+	struct hk_exec r;
 
 	run(&r, exe, "late-double-free", false);
 	CHECK(WIFEXITED(r.status) && !strstr(r.err, "hakmem:"),

@@ -1,7 +1,9 @@
 /* Real programs run unchanged in hardened mode: python3, perl and sort
  * (on every Debian machine) on allocation-heavy work, with hakmem
  * preloaded, hardened and with canary = all alone, their output compared
- * with a run on glibc's malloc. A program that is not installed is
+ * with a run on glibc's malloc. The python3 and perl work is bench/run's
+ * (bench/programs/alloc_heavy.*, seeded: the same digest on every
+ * allocator) at a small scale. A program that is not installed is
  * UNSUPPORTED. */
 /* hakmem-test: no-valgrind */
 /* hakmem-test: timeout 600 */
@@ -9,18 +11,15 @@
 
 #include <sys/wait.h>
 
-#ifndef HK_LIB_PATH
-#error "HK_LIB_PATH: the built libhakmem.so.1 (tests/programs.am defines it)"
+#if !defined(HK_LIB_PATH) || !defined(HK_BENCH_PROGRAMS)
+#error "HK_LIB_PATH, HK_BENCH_PROGRAMS: the built libhakmem.so.1 and bench/programs (tests/programs.am defines them)"
 #endif
 
 static const struct {
 	const char *name, *script;
 } programs[] = {
-	{ "python3", "python3 -c 'import json; d = {str(i): [i] * 20 for i in range(100000)}; "
-		     "s = json.dumps(d); print(len(s), sum(len(v) for v in json.loads(s).values()))'" },
-	{ "perl", "perl -e 'my %h; $h{$_} = [(1) x 20] for 1 .. 100000; my $n = 0; "
-		  "$n += @{$h{$_}} for keys %h; my $s = join \",\", sort keys %h; "
-		  "print length($s), \" $n\\n\"'" },
+	{ "python3", "python3 '" HK_BENCH_PROGRAMS "/alloc_heavy.py' 0.3" },
+	{ "perl", "perl '" HK_BENCH_PROGRAMS "/alloc_heavy.pl' 0.3" },
 	{ "sort", "seq 200000 | sort -R --random-source=/dev/zero | sort -n | cksum" },
 };
 

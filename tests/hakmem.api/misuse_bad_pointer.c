@@ -62,8 +62,11 @@ static void bad_free(void *arg)
 	}
 }
 
-static void run(struct bcase *b)
+/* Check that free(ptr) is caught as the misuse "what". */
+static void run(struct bcase *b, const char *what, char *ptr)
 {
+	b->what = what;
+	b->ptr = ptr;
 	size_t n = b->len < sizeof b->expect ? b->len : sizeof b->expect;
 	memcpy(b->expect, b->mem, n);
 	hk_expect_misuse(b->what, bad_free, b, "was not returned by malloc",
@@ -77,14 +80,11 @@ static void on_stack(void)
 
 	for (size_t i = 0; i < sizeof local; i++)
 		local[i] = (char)i;
-	b.what = "free(stack address)";
 	b.mem = local;
 	b.len = sizeof local;
-	b.ptr = local + 3;
-	run(&b);
-	b.what = "free(16-aligned stack address)";
-	b.ptr = (char *)(((uintptr_t)local + 31) & ~(uintptr_t)15);
-	run(&b);
+	run(&b, "free(stack address)", local + 3);
+	run(&b, "free(16-aligned stack address)",
+	    (char *)(((uintptr_t)local + 31) & ~(uintptr_t)15));
 }
 
 int main(void)
@@ -94,27 +94,21 @@ int main(void)
 	on_stack();
 
 	memset(&b, 0, sizeof b);
-	b.what = "free(address in .data)";
 	b.mem = data_buf;
 	b.len = sizeof data_buf;
-	b.ptr = data_buf;
-	run(&b);
+	run(&b, "free(address in .data)", data_buf);
 
 	memset(bss_buf, 0x21, sizeof bss_buf);
 	memset(&b, 0, sizeof b);
-	b.what = "free(address in .bss)";
 	b.mem = bss_buf;
 	b.len = sizeof bss_buf;
-	b.ptr = bss_buf + 64;
-	run(&b);
+	run(&b, "free(address in .bss)", bss_buf + 64);
 
 	static const char literal[] = "a string literal, read-only";
 	memset(&b, 0, sizeof b);
-	b.what = "free(string literal)";
 	b.mem = (char *)literal;
 	b.len = sizeof literal;
-	b.ptr = (char *)literal;
-	run(&b);
+	run(&b, "free(string literal)", (char *)literal);
 
 	char *m = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -122,18 +116,12 @@ int main(void)
 		for (int i = 0; i < 65536; i++)
 			m[i] = (char)(i * 7);
 		memset(&b, 0, sizeof b);
-		b.what = "free(start of an mmap'd region)";
 		b.mem = m;
 		b.len = 256;
-		b.ptr = m;
-		run(&b);
-		b.what = "free(mmap'd region + 16)";
-		b.ptr = m + 16;
-		run(&b);
-		b.what = "free(mmap'd region + 4096)";
+		run(&b, "free(start of an mmap'd region)", m);
+		run(&b, "free(mmap'd region + 16)", m + 16);
 		b.mem = m + 4096;
-		b.ptr = m + 4096;
-		run(&b);
+		run(&b, "free(mmap'd region + 4096)", m + 4096);
 		munmap(m, 65536);
 	}
 
@@ -148,24 +136,19 @@ int main(void)
 		for (size_t i = 0; i < n; i++)
 			blk[i] = (char)(i ^ 0x5a);
 		memset(&b, 0, sizeof b);
-		b.what = what;
 		b.mem = blk;
 		b.len = n;
 		b.block = blk;
 		b.block_size = n;
 		snprintf(what, sizeof what, "free(%zu-byte block + 1)", n);
-		b.ptr = blk + 1;
-		run(&b);
+		run(&b, what, blk + 1);
 		snprintf(what, sizeof what, "free(%zu-byte block + 8)", n);
-		b.ptr = blk + 8;
-		run(&b);
+		run(&b, what, blk + 8);
 		snprintf(what, sizeof what, "free(%zu-byte block + 16)", n);
-		b.ptr = blk + 16;
-		run(&b);
+		run(&b, what, blk + 16);
 		snprintf(what, sizeof what, "free(middle of a %zu-byte block)",
 			 n);
-		b.ptr = blk + n / 2;
-		run(&b);
+		run(&b, what, blk + n / 2);
 		free(blk);
 	}
 
@@ -180,18 +163,10 @@ int main(void)
 		b.len = 256;
 		b.block = lb;
 		b.block_size = big;
-		b.what = "free(1 MiB block + 16)";
-		b.ptr = lb + 16;
-		run(&b);
-		b.what = "free(1 MiB block + 4096)";
-		b.ptr = lb + 4096;
-		run(&b);
-		b.what = "free(1 MiB block + 1 MiB - 16)";
-		b.ptr = lb + big - 16;
-		run(&b);
-		b.what = "free(1 MiB block - 64: its header)";
-		b.ptr = lb - 64;
-		run(&b);
+		run(&b, "free(1 MiB block + 16)", lb + 16);
+		run(&b, "free(1 MiB block + 4096)", lb + 4096);
+		run(&b, "free(1 MiB block + 1 MiB - 16)", lb + big - 16);
+		run(&b, "free(1 MiB block - 64: its header)", lb - 64);
 		free(lb);
 	}
 
@@ -210,12 +185,8 @@ int main(void)
 		b.mem = small;
 		b.len = 48;
 		memset(small, 0x66, 48);
-		b.what = "free(SuperSlab header + 4096)";
-		b.ptr = ss + 4096;
-		run(&b);
-		b.what = "free(SuperSlab header + 64)";
-		b.ptr = ss + 64;
-		run(&b);
+		run(&b, "free(SuperSlab header + 4096)", ss + 4096);
+		run(&b, "free(SuperSlab header + 64)", ss + 64);
 		free(small);
 	}
 

@@ -136,8 +136,7 @@ int main(int argc, char **argv)
 	if (!CHECK(mkdtemp(dir) != NULL, "mkdtemp"))
 		return hk_done();
 	snprintf(prefix, sizeof prefix, "%s/p", dir);
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	exe[n > 0 ? n : 0] = '\0';
+	hk_self_exe(exe, sizeof exe);
 
 	CHECK(hk_action("prof.dump") == EAGAIN, "prof.dump with the profiler off: EAGAIN");
 	CHECK(hk_set_str("opt.prof_prefix", prefix) == 0, "opt.prof_prefix = %s", prefix);

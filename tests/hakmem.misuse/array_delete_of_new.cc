@@ -6,13 +6,6 @@
 /* misuse-args: int class */
 #include "misuse.h"
 
-static volatile int sink;
-
-struct counted {
-	int v = 1;
-	~counted() { sink = v; }
-};
-
 template <typename T> static void misuse()
 {
 	T *a = static_cast<T *>(misuse_launder(new T()));
@@ -21,12 +14,7 @@ template <typename T> static void misuse()
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "int") == 0)
-		misuse<int>();
-	else if (argc == 2 && strcmp(argv[1], "class") == 0)
-		misuse<counted>();
-	else
-		return MISUSE_USAGE;
+	misuse_by_type(argc, argv, misuse<int>, misuse<misuse_counted>);
 	misuse_churn(64, 100);
 	misuse_missed("delete[] of new %s went through", argv[1]);
 }

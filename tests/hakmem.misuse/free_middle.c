@@ -6,14 +6,11 @@
 
 int main(int argc, char **argv)
 {
-	size_t n = misuse_size(argc, argv);
+	size_t n;
+	char *p = misuse_block(argc, argv, &n);
 	size_t off = (n / 2) & ~(size_t)15;
-	char *p = misuse_launder(malloc(n));
-	if (!p)
-		return 1;
 	if (off == 0)
 		off = 16;
-	memset(p, 'a', n);
 	free(misuse_launder(p + off));
 	misuse_churn(n, 100);
 	misuse_missed("freed %p, %zu bytes into a %zu-byte block", p + off, off,

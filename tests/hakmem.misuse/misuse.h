@@ -99,12 +99,32 @@ static inline size_t misuse_size(int argc, char **argv)
 	exit(MISUSE_USAGE);
 }
 
+/* The block a heap-overflow or use-after-free program misuses: *n bytes
+ * as the size argument says, filled with 'a'; status 1 when malloc fails. */
+static inline char *misuse_block(int argc, char **argv, size_t *n)
+{
+	*n = misuse_size(argc, argv);
+	char *p = (char *)misuse_launder(malloc(*n));
+	if (!p)
+		exit(1);
+	memset(p, 'a', *n);
+	return p;
+}
+
 /* Allocate and free a block of n bytes `times` times: gives an allocator
  * that checks blocks when it hands them out again the chance to. */
 static inline void misuse_churn(size_t n, long times)
 {
 	for (long i = 0; i < times; i++)
 		free(misuse_launder(malloc(n)));
+}
+
+/* Free the block p of n bytes that was just written out of bounds and
+ * churn its size, where an allocator checks canaries and headers. */
+static inline void misuse_free_churn(void *p, size_t n)
+{
+	free(misuse_launder(p));
+	misuse_churn(n, 100);
 }
 
 /* A fill whose 8-byte words are all different and never zero, so that
@@ -131,5 +151,29 @@ static inline size_t misuse_old_words(const volatile void *p, size_t n)
 		found += w[i] == misuse_word(i);
 	return found;
 }
+
+#ifdef __cplusplus
+static volatile int misuse_sink;
+
+/* An element type with a non-trivial destructor: new[] keeps the element
+ * count in front of an array of them, and delete[] reads it. */
+struct misuse_counted {
+	int v = 1;
+	~misuse_counted() { misuse_sink = v; }
+};
+
+/* The type argument of the new/delete mismatch programs: run of_int or
+ * of_class as argv[1] ("int" or "class") says, or end with MISUSE_USAGE. */
+static inline void misuse_by_type(int argc, char **argv, void (*of_int)(),
+				  void (*of_class)())
+{
+	if (argc == 2 && strcmp(argv[1], "int") == 0)
+		of_int();
+	else if (argc == 2 && strcmp(argv[1], "class") == 0)
+		of_class();
+	else
+		exit(MISUSE_USAGE);
+}
+#endif
 
 #endif

@@ -6,14 +6,10 @@
 
 int main(int argc, char **argv)
 {
-	size_t n = misuse_size(argc, argv);
-	char *p = misuse_launder(malloc(n));
-	if (!p)
-		return 1;
-	memset(p, 'a', n);
+	size_t n;
+	char *p = misuse_block(argc, argv, &n);
 	size_t usable = malloc_usable_size(p);
 	memset(misuse_launder(p + usable), 'c', 1 << 20);
-	free(misuse_launder(p));
-	misuse_churn(n, 100);
+	misuse_free_churn(p, n);
 	misuse_missed("wrote 1 MiB past a %zu-byte block", n);
 }

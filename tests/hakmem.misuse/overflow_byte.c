@@ -8,15 +8,11 @@
 
 int main(int argc, char **argv)
 {
-	size_t n = misuse_size(argc, argv);
-	char *p = misuse_launder(malloc(n));
-	if (!p)
-		return 1;
-	memset(p, 'a', n);
+	size_t n;
+	char *p = misuse_block(argc, argv, &n);
 	size_t usable = malloc_usable_size(p);
 	/* XOR, so the byte changes whatever a canary held there */
 	((volatile char *)p)[usable] ^= 1;
-	free(misuse_launder(p));
-	misuse_churn(n, 100);
+	misuse_free_churn(p, n);
 	misuse_missed("wrote byte %zu of a %zu-byte block", usable, n);
 }

@@ -6,17 +6,13 @@
 
 int main(int argc, char **argv)
 {
-	size_t n = misuse_size(argc, argv);
+	size_t n;
 	char src[32];
-	char *p = misuse_launder(malloc(n));
-	if (!p)
-		return 1;
-	memset(p, 'a', n);
+	char *p = misuse_block(argc, argv, &n);
 	memset(src, 'b', sizeof src);
 	size_t usable = malloc_usable_size(p);
 	memcpy(misuse_launder(p + usable), src, sizeof src);
-	free(misuse_launder(p));
-	misuse_churn(n, 100);
+	misuse_free_churn(p, n);
 	misuse_missed("wrote bytes %zu..%zu of a %zu-byte block", usable,
 		      usable + sizeof src - 1, n);
 }

@@ -5,16 +5,12 @@
 
 int main(int argc, char **argv)
 {
-	size_t n = misuse_size(argc, argv);
+	size_t n;
 	char src[32];
-	char *p = misuse_launder(malloc(n));
-	if (!p)
-		return 1;
-	memset(p, 'a', n);
+	char *p = misuse_block(argc, argv, &n);
 	memset(src, 'b', sizeof src);
 	memcpy(misuse_launder(p - sizeof src), src, sizeof src);
-	free(misuse_launder(p));
-	misuse_churn(n, 100);
+	misuse_free_churn(p, n);
 	misuse_missed("wrote the %zu bytes before a %zu-byte block", sizeof src,
 		      n);
 }

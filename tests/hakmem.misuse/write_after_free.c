@@ -8,11 +8,8 @@
 
 int main(int argc, char **argv)
 {
-	size_t n = misuse_size(argc, argv);
-	char *p = misuse_launder(malloc(n));
-	if (!p)
-		return 1;
-	memset(p, 'a', n);
+	size_t n;
+	char *p = misuse_block(argc, argv, &n);
 	char *stale = misuse_launder(p);
 	free(p);
 	stale[n / 2] ^= 1;

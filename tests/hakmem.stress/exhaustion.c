@@ -18,7 +18,7 @@
 #define BUDGET (256 * MiB)
 
 struct node {
-	struct node *next;
+	struct node *next;	/* first: see hk_free_chain() */
 	size_t n;
 };
 
@@ -50,15 +50,6 @@ static size_t exhaust(struct node **head, bool large, int *err, long *count,
 		}
 	}
 	return total;
-}
-
-static void free_all(struct node **head)
-{
-	while (*head) {
-		struct node *nx = (*head)->next;
-		free(*head);
-		*head = nx;
-	}
 }
 
 static bool recovery(void)
@@ -150,7 +141,8 @@ static int child(void)
 					head = q;
 			}
 		}
-		free_all(&head);
+		hk_free_chain(head);
+		head = NULL;
 		CHECK(recovery(), "after freeing the %s blocks, small and 4 MiB "
 				  "allocations succeed again", phases[ph].name);
 	}

@@ -28,7 +28,7 @@
 #define MiB ((size_t)1 << 20)
 
 struct node {
-	struct node *next;
+	struct node *next;	/* first: see hk_free_chain() */
 	size_t n;
 };
 
@@ -109,11 +109,7 @@ static bool exhaust_one(const struct hk_fn *fn, hk_rng *r, uint64_t base,
 	ok_all &= CHECK(hk_stat("stats.mapped", &mapped_now),
 			"%s: hakmem_ctl answers at exhaustion", fn->name);
 
-	while (head) {
-		struct node *nx = head->next;
-		free(head);
-		head = nx;
-	}
+	hk_free_chain(head);
 	hk_action("trim");
 	uint64_t mapped = hk_stat_req("stats.mapped");
 	uint64_t maps = hk_stat_req("stats.mappings");

@@ -26,7 +26,7 @@ static uint64_t every;
 static uint64_t base, base_maps;
 
 struct node {
-	struct node *next;
+	struct node *next;	/* first: see hk_free_chain() */
 };
 
 struct tally {
@@ -55,15 +55,6 @@ static void *attempt(const struct hk_fn *fn, size_t n, struct tally *t,
 	return b;
 }
 
-static void free_list(struct node **head)
-{
-	while (*head) {
-		struct node *nx = (*head)->next;
-		free(*head);
-		*head = nx;
-	}
-}
-
 static bool one_function(const struct hk_fn *fn, int calls)
 {
 	struct node *head = NULL;
@@ -78,7 +69,7 @@ static bool one_function(const struct hk_fn *fn, int calls)
 		attempt(fn, 60 * KiB, &small, &head);
 	hk_set_u64("opt.fail_mmap_every", 0);
 
-	free_list(&head);
+	hk_free_chain(head);
 	hk_action("trim");
 	uint64_t mapped = hk_stat_req("stats.mapped");
 	uint64_t maps = hk_stat_req("stats.mappings");

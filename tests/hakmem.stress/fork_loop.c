@@ -20,18 +20,7 @@
  * stats.superslabs.live <= 4. */
 /* hakmem-test: timeout 240 */
 #include "../lib/check.h"
-
-#include <pthread.h>
-
-#define NTHREADS 8
-#define SHARED 512
-#define DEADLINE 20.0
-
-static volatile int stop;
-static void *shared[SHARED];
-static size_t shared_n[SHARED];
-static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long corrupt[NTHREADS], ops[NTHREADS];
+#include "../lib/fork_check.h"
 
 static size_t pick(hk_rng *r)
 {
@@ -43,81 +32,18 @@ static size_t pick(hk_rng *r)
 	return hk_rng_logsize(r, 1, 2048);
 }
 
-static void *worker(void *arg)
-{
-	int id = (int)(intptr_t)arg;
-	void *own[64] = { 0 };
-	size_t own_n[64] = { 0 };
-	hk_rng r;
-
-	hk_rng_seed(&r, 9000 + (uint64_t)id);
-	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		int k = (int)hk_rng_range(&r, 0, 63);
-		if (own[k]) {
-			if (hk_verify(own[k], own_n[k], 5) >= 0)
-				corrupt[id]++;
-			free(own[k]);
-			own[k] = NULL;
-		}
-		own_n[k] = pick(&r);
-		if (hk_rng_range(&r, 0, 9) == 0) {
-			if (posix_memalign(&own[k], (size_t)16 << hk_rng_range(&r, 0, 12),
-					   own_n[k]) != 0)
-				own[k] = NULL;
-		} else {
-			own[k] = malloc(own_n[k]);
-		}
-		if (!own[k])
-			continue;
-		hk_fill(own[k], own_n[k], 5);
-		if (hk_rng_range(&r, 0, 3) == 0) {
-			int s = (int)hk_rng_range(&r, 0, SHARED - 1);
-			pthread_mutex_lock(&shared_mu);
-			void *old = shared[s];
-			size_t oldn = shared_n[s];
-			shared[s] = own[k];
-			shared_n[s] = own_n[k];
-			pthread_mutex_unlock(&shared_mu);
-			own[k] = NULL;
-			if (old) {
-				if (hk_verify(old, oldn, 5) >= 0)
-					corrupt[id]++;
-				free(old);
-			}
-		}
-		ops[id]++;
-	}
-	for (int k = 0; k < 64; k++)
-		free(own[k]);
-	return NULL;
-}
+static struct hk_fork_workers workers = {
+	.nthreads = 8, .nshared = 512, .seed = 9000, .salt = 5,
+	.aligned_one_in = 10, .align_min = 16, .align_shifts = 12,
+	.pick = pick,
+};
 
 static int child_work(uint64_t seed)
 {
 	hk_rng r;
-	void *v[300];
-	size_t vn[300];
-	int bad = 0;
 
 	hk_rng_seed(&r, seed);
-	for (int i = 0; i < 300; i++) {
-		vn[i] = i % 100 == 0 ? (300 << 10) + (size_t)i
-				     : hk_rng_logsize(&r, 1, 16384);
-		v[i] = malloc(vn[i]);
-		if (!v[i]) {
-			bad++;
-			continue;
-		}
-		hk_fill(v[i], vn[i], 6);
-	}
-	for (int i = 0; i < 300; i++) {
-		if (!v[i])
-			continue;
-		if (hk_verify(v[i], vn[i], 6) >= 0)
-			bad++;
-		free(v[i]);
-	}
-	return bad;
+	return hk_fork_child_blocks(&r, 300, 16384, 100, 6);
 }
 
 static void *child_thread(void *arg)
@@ -127,11 +53,8 @@ static void *child_thread(void *arg)
 
 static void run_child(int f, void *blk, size_t n)
 {
-	int bad = 0;
+	int bad = hk_fork_inherited(blk, n, 4);
 
-	if (hk_verify(blk, n, 4) >= 0)
-		bad++;
-	free(blk);
 	bad += child_work((uint64_t)getpid());
 	if (f % 4 == 0) {
 		pthread_t t;
@@ -162,95 +85,40 @@ static void run_child(int f, void *blk, size_t n)
 
 int main(void)
 {
-	pthread_t th[NTHREADS];
 	int forks = (int)hk_scale(250, 20);
-	int ok = 0, failed = 0, hung = 0, forkerr = 0, parent_bad = 0;
+	struct hk_fork_tally t = { 0 };
 	long rss50 = 0;
 	double t0 = hk_now();
 
-	for (int i = 0; i < NTHREADS; i++)
-		if (pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i)) {
-			FAILED("pthread_create");
-			return hk_done();
-		}
+	if (!hk_fork_workers_start(&workers))
+		return hk_done();
 	hk_sleep_ms(50);
 
 	for (int f = 0; f < forks; f++) {
 		size_t n = f % 3 ? 64 + (size_t)f : (200 << 10) + (size_t)f;
-		void *blk = malloc(n);
-		if (!blk) {
-			parent_bad++;
-			continue;
-		}
-		hk_fill(blk, n, 4);
-		fflush(NULL);
-		pid_t pid = fork();
-		if (pid < 0) {
-			forkerr++;
-			free(blk);
-			continue;
-		}
-		if (pid == 0)
-			run_child(f, blk, n);	/* does not return */
-		if (hk_verify(blk, n, 4) >= 0)
-			parent_bad++;
-		free(blk);
-
-		double deadline = hk_now() + DEADLINE;
-		int st = 0;
-		pid_t w;
-		while ((w = waitpid(pid, &st, WNOHANG)) == 0 &&
-		       hk_now() < deadline)
-			hk_sleep_ms(1);
-		if (w == 0) {
-			hung++;
-			hk_note("child of fork %d still running after %.0f s: "
-				"deadlock? killing it", f, DEADLINE);
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-		} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-			ok++;
-		} else {
-			failed++;
-			if (WIFSIGNALED(st))
-				hk_note("child of fork %d killed by signal %d",
-					f, WTERMSIG(st));
-			else
-				hk_note("child of fork %d exited %d", f,
-					WEXITSTATUS(st));
-		}
+		hk_fork_one(&t, f, n, 4, 20.0, run_child);
 		if (f == 49)
 			rss50 = hk_rss_kb();
 	}
 	long rss_end = hk_rss_kb();
 	double secs = hk_now() - t0;
 
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	unsigned long bad = 0, total_ops = 0;
-	for (int i = 0; i < NTHREADS; i++) {
-		pthread_join(th[i], NULL);
-		bad += corrupt[i];
-		total_ops += ops[i];
-	}
-	for (int s = 0; s < SHARED; s++) {
-		if (shared[s] && hk_verify(shared[s], shared_n[s], 5) >= 0)
-			bad++;
-		free(shared[s]);
-	}
+	unsigned long bad, total_ops;
+	hk_fork_workers_stop(&workers, &bad, &total_ops);
 	hk_action("trim");
 	uint64_t ss = hk_stat_req("stats.superslabs.live");
 
 	hk_note("%d forks in %.1f s: %d ok, %d failed, %d hung; workers did "
 		"%lu operations; rss after fork 50 %ld KiB, at the end %ld KiB; "
-		"%" PRIu64 " superslabs after trim", forks, secs, ok, failed,
-		hung, total_ops, rss50, rss_end, ss);
-	CHECK(forkerr == 0, "every fork() worked (%d errors)", forkerr);
-	CHECK(hung == 0, "no child deadlocked (%d hung)", hung);
-	CHECK(failed == 0 && ok == forks,
+		"%" PRIu64 " superslabs after trim", forks, secs, t.ok, t.failed,
+		t.hung, total_ops, rss50, rss_end, ss);
+	CHECK(t.forkerr == 0, "every fork() worked (%d errors)", t.forkerr);
+	CHECK(t.hung == 0, "no child deadlocked (%d hung)", t.hung);
+	CHECK(t.failed == 0 && t.ok == forks,
 	      "every child (its thread, grandchild, exec) exited 0 (%d of %d; "
-	      "%d failed)", ok, forks, failed);
-	CHECK(parent_bad == 0, "the parent's blocks across fork() are intact "
-	      "(%d bad)", parent_bad);
+	      "%d failed)", t.ok, forks, t.failed);
+	CHECK(t.parent_bad == 0, "the parent's blocks across fork() are intact "
+	      "(%d bad)", t.parent_bad);
 	CHECK(bad == 0, "the workers' blocks are intact (%lu corrupt)", bad);
 	CHECK(total_ops > 0, "the workers ran");
 	if (!hk_under_valgrind() && forks > 50)

@@ -35,7 +35,7 @@ static long read_max_map_count(void)
 }
 
 struct node {
-	struct node *next;
+	struct node *next;	/* first: see hk_free_chain() */
 };
 
 static void child(void *arg)
@@ -161,11 +161,8 @@ static void child(void *arg)
 	free(large[3]);
 	large[3] = NULL;
 	CHECK(1, "at the limit, free() of a large block (cache off) returns");
-	while (small) {
-		struct node *nx = small->next;
-		free(small);
-		small = nx;
-	}
+	hk_free_chain(small);
+	small = NULL;
 	CHECK(1, "at the limit, free() of all small blocks returns");
 	hk_action("trim");
 	CHECK(1, "at the limit, trim returns");
@@ -183,11 +180,7 @@ out:
 	free(c);
 	for (int i = 0; i < NLARGE; i++)
 		free(large[i]);
-	while (small) {
-		struct node *nx = small->next;
-		free(small);
-		small = nx;
-	}
+	hk_free_chain(small);
 	hk_action("trim");
 	uint64_t mapped = hk_stat_req("stats.mapped");
 	CHECK(mapped <= base + 512 * KiB, "after freeing everything and a "

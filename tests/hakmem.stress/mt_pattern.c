@@ -122,6 +122,17 @@ static void release(struct tstats *st, struct slot *s)
 	st->frees++;
 }
 
+/* Put s in slot idx, under the slot's lock; returns what it held. */
+static struct slot exchange(size_t idx, struct slot s)
+{
+	pthread_mutex_t *mu = &locks[idx % NLOCKS];
+	pthread_mutex_lock(mu);
+	struct slot old = slots[idx];
+	slots[idx] = s;
+	pthread_mutex_unlock(mu);
+	return old;
+}
+
 static void *worker(void *arg)
 {
 	struct tstats *st = arg;
@@ -133,8 +144,7 @@ static void *worker(void *arg)
 		ops_total += 64;
 		for (int burst = 0; burst < 64; burst++) {
 			size_t idx = hk_rng_range(&r, 0, nslots - 1);
-			pthread_mutex_t *mu = &locks[idx % NLOCKS];
-			struct slot old = { 0 }, nw = { 0 };
+			struct slot old = { 0 }, nw = { 0 }, empty = { 0 };
 			int op = (int)hk_rng_range(&r, 0, 99);
 
 			st->ops++;
@@ -144,18 +154,12 @@ static void *worker(void *arg)
 				nw.owner = st->id;
 				if (!nw.p)
 					continue;
-				pthread_mutex_lock(mu);
-				old = slots[idx];
-				slots[idx] = nw;
-				pthread_mutex_unlock(mu);
+				old = exchange(idx, nw);
 				if (old.p)
 					release(st, &old);
 			} else if (op < 90) {
 				/* take out, realloc, put back */
-				pthread_mutex_lock(mu);
-				old = slots[idx];
-				slots[idx].p = NULL;
-				pthread_mutex_unlock(mu);
+				old = exchange(idx, empty);
 				if (!old.p)
 					continue;
 				long off = hk_verify(old.p, old.n, 0);
@@ -184,18 +188,12 @@ static void *worker(void *arg)
 				nw.p = q;
 				nw.n = n;
 				nw.owner = st->id;
-				pthread_mutex_lock(mu);
-				old = slots[idx];
-				slots[idx] = nw;
-				pthread_mutex_unlock(mu);
+				old = exchange(idx, nw);
 				if (old.p)
 					release(st, &old);
 			} else {
 				/* just free */
-				pthread_mutex_lock(mu);
-				old = slots[idx];
-				slots[idx].p = NULL;
-				pthread_mutex_unlock(mu);
+				old = exchange(idx, empty);
 				if (old.p)
 					release(st, &old);
 			}

@@ -57,6 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "count_lines.h"
+
 /* ------------------------------------------------------------------ */
 /* Output and counters                                                  */
 /* ------------------------------------------------------------------ */
@@ -467,22 +469,18 @@ static inline long hk_peak_rss_kb(void)
 /* Number of lines of /proc/self/maps (i.e. of mappings), -1 on error. */
 static inline long hk_maps_count(void)
 {
-	char buf[8192];
-	long lines = 0;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			lines += buf[i] == '\n';
+	return hk_count_lines("/proc/self/maps");
+}
+
+/* Free a list of blocks chained through their first word, as the tests
+ * that fill memory keep what they got: in the blocks themselves. */
+static inline void hk_free_chain(void *head)
+{
+	while (head) {
+		void *next = *(void **)head;
+		free(head);
+		head = next;
 	}
-	close(fd);
-	return lines;
 }
 
 /* ------------------------------------------------------------------ */
@@ -751,6 +749,60 @@ static inline bool hk_child_aborted(const struct hk_child *c)
 {
 	return c->ran && !c->timed_out && WIFSIGNALED(c->status) &&
 	       WTERMSIG(c->status) == SIGABRT;
+}
+
+/* This program's path (to run itself again) in buf; false, and "", when
+ * /proc/self/exe cannot be read. */
+static inline bool hk_self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0;
+}
+
+/* What hk_exec_capture() saw: the program's stdout and stderr
+ * (NUL-terminated, cut at their size) and its waitpid() status. */
+struct hk_exec {
+	char out[16384], err[16384];
+	int status;
+};
+
+/* Run exe with the one argument arg and exactly the environment env (a
+ * NULL-terminated "NAME=VALUE" list), as the user as_user unless that is
+ * 0, and wait for it.  For a test that runs itself (/proc/self/exe) in a
+ * fresh process: its settings are read once, at start-up. */
+static inline void hk_exec_capture(struct hk_exec *r, const char *exe,
+				   const char *arg, const char *const *env,
+				   uid_t as_user)
+{
+	int out[2], err[2];
+	memset(r, 0, sizeof *r);
+	if (pipe(out) || pipe(err))
+		abort();
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		close(out[0]);
+		close(err[0]);
+		if (as_user && setuid(as_user) != 0)
+			_exit(99);
+		char *argv[] = { (char *)exe, (char *)arg, NULL };
+		execve(exe, argv, (char **)env);
+		_exit(98);
+	}
+	close(out[1]);
+	close(err[1]);
+	size_t no = 0, ne = 0;
+	ssize_t n;
+	while ((n = read(out[0], r->out + no, sizeof r->out - 1 - no)) > 0)
+		no += (size_t)n;
+	while ((n = read(err[0], r->err + ne, sizeof r->err - 1 - ne)) > 0)
+		ne += (size_t)n;
+	close(out[0]);
+	close(err[0]);
+	waitpid(pid, &r->status, 0);
 }
 
 /* Run fn(arg) in a forked child whose stderr goes to a pipe; check that the
