@@ -322,8 +322,12 @@ static size_t canary_before(const hk_large *l)
 	return gap < HK_LARGE_CANARY ? gap : HK_LARGE_CANARY;
 }
 
+/* 0 when l->size claims more than the mapping holds (a corrupted header):
+ * check() then reports the block. */
 static size_t canary_after(const hk_large *l)
 {
+	if (l->size > l->map_size - l->offset)
+		return 0;
 	size_t room = l->map_size - l->offset - l->size;
 	return room < HK_LARGE_CANARY ? room : HK_LARGE_CANARY;
 }
@@ -337,7 +341,7 @@ static void vg_open(const hk_large *l, bool open)
 	if (HK_LIKELY(!hk_vg_on))
 		return;
 	const char *p = (const char *)l + l->offset;
-	size_t after = l->size <= l->map_size - l->offset ? canary_after(l) : 0;
+	size_t after = canary_after(l);
 	if (open) {
 		HK_VG_DEFINED(p - canary_before(l), canary_before(l));
 		HK_VG_DEFINED(p + l->size, after);
@@ -382,7 +386,7 @@ static bool check(const hk_large *l, unsigned kind, const char *what)
 	size_t before = canary_before(l);
 	vg_open(l, true);
 	size_t intact = hk_canary_find(p - before, before, (uintptr_t)l);
-	size_t after = l->size <= l->map_size - l->offset ? canary_after(l) : 0;
+	size_t after = canary_after(l);
 	size_t off = hk_canary_find(p + l->size, after, (uintptr_t)l);
 	vg_open(l, false);
 	if (intact < before) {
