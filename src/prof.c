@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hardened.h"
 #include "lock.h"
 #include "log.h"
 #include "meta.h"
@@ -405,13 +406,13 @@ static void maybe_dump_periodic(void)
 
 /* Point the calling thread's fast paths where the profiler's state wants
  * them: nowhere (&hk_empty_heap) while it is on, else back to the thread's
- * heap, unless Valgrind or hardened mode keep them off (as
+ * heap, unless Valgrind or a hardened mechanism keeps them off (as
  * hk_thread_attach decides). */
 static void sync_thread(struct prof_thread *t)
 {
 	t->gen = atomic_load_explicit(&prof_gen, memory_order_acquire);
 	bool slow = atomic_load_explicit(&prof_on, memory_order_relaxed) || hk_vg_on ||
-		    HK_OPT(hardened);
+		    hk_hard_slow();
 	hk_tls_heap = slow ? &hk_empty_heap : hk_tls_self;
 }
 

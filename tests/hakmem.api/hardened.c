@@ -35,6 +35,18 @@ static int child(const char *mode)
 		((volatile char *)again())[40] = 1;
 		for (int i = 0; i < 1000; i++)
 			free(hk_launder(malloc(100)));
+	} else if (!strcmp(mode, "overflow-after-prof")) {
+		/* The profiler, switched on and off again, must leave the
+		 * thread on the checked paths that canary = all wants. */
+		bool on = true, off = false;
+		hakmem_ctl("opt.prof", NULL, NULL, &on, sizeof on);
+		free(hk_launder(malloc(24)));
+		hakmem_ctl("opt.prof", NULL, NULL, &off, sizeof off);
+		for (int i = 0; i < 100; i++)
+			free(hk_launder(malloc(24)));
+		char *p = hk_launder(malloc(24));
+		((volatile char *)p)[24] = 1;	/* not a dead store before free() */
+		free(p);
 	} else if (!strcmp(mode, "work")) {
 		void *v[1000];
 		for (int round = 0; round < 50; round++) {
@@ -90,6 +102,13 @@ int main(int argc, char **argv)
 	CHECK(aborted(&r) && strstr(r.err, "hakmem: malloc(): use after free: block 0x") &&
 		      strstr(r.err, "at offset 40"),
 	      "hardened mode: the write after free is reported with its offset (status %d)\n%s",
+	      r.status, r.err);
+
+	const char *const canary_all[] = { "HAKMEM_CONF=/nonexistent", "HAKMEM_CANARY=all", NULL };
+	hk_exec_capture(&r, exe, "overflow-after-prof", canary_all, 0);
+	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow"),
+	      "canary = all: an overflow is caught after the profiler was switched on and off "
+	      "(status %d)\n%s",
 	      r.status, r.err);
 
 	run(&r, exe, "work", true);
