@@ -66,12 +66,11 @@ static int child(const char *mode)
 	return 0;
 }
 
-/* Run this program's case mode with no settings but HAKMEM_HARDENED=1 when
- * hardened is true. */
-static void run(struct hk_exec *r, const char *exe, const char *mode, bool hardened)
+/* Run this program's case mode with no settings but the one given
+ * ("NAME=VALUE", or NULL for none). */
+static void run(struct hk_exec *r, const char *exe, const char *mode, const char *setting)
 {
-	const char *const env[] = { "HAKMEM_CONF=/nonexistent",
-				    hardened ? "HAKMEM_HARDENED=1" : NULL, NULL };
+	const char *const env[] = { "HAKMEM_CONF=/nonexistent", setting, NULL };
 	hk_exec_capture(r, exe, mode, env, 0);
 }
 
@@ -88,30 +87,29 @@ int main(int argc, char **argv)
 	hk_self_exe(exe, sizeof exe);
 	struct hk_exec r;
 
-	run(&r, exe, "late-double-free", false);
+	run(&r, exe, "late-double-free", NULL);
 	CHECK(WIFEXITED(r.status) && !strstr(r.err, "hakmem:"),
 	      "default mode: a double free after the block was reused goes unnoticed (a known limit)");
-	run(&r, exe, "late-double-free", true);
+	run(&r, exe, "late-double-free", "HAKMEM_HARDENED=1");
 	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): double free of 0x"),
 	      "hardened mode: the same double free is caught (status %d)\n%s", r.status, r.err);
 
-	run(&r, exe, "write-after-free", false);
+	run(&r, exe, "write-after-free", NULL);
 	CHECK(WIFEXITED(r.status) && !strstr(r.err, "hakmem:"),
 	      "default mode: a write after free goes unnoticed (a known limit)");
-	run(&r, exe, "write-after-free", true);
+	run(&r, exe, "write-after-free", "HAKMEM_HARDENED=1");
 	CHECK(aborted(&r) && strstr(r.err, "hakmem: malloc(): use after free: block 0x") &&
 		      strstr(r.err, "at offset 40"),
 	      "hardened mode: the write after free is reported with its offset (status %d)\n%s",
 	      r.status, r.err);
 
-	const char *const canary_all[] = { "HAKMEM_CONF=/nonexistent", "HAKMEM_CANARY=all", NULL };
-	hk_exec_capture(&r, exe, "overflow-after-prof", canary_all, 0);
+	run(&r, exe, "overflow-after-prof", "HAKMEM_CANARY=all");
 	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow"),
 	      "canary = all: an overflow is caught after the profiler was switched on and off "
 	      "(status %d)\n%s",
 	      r.status, r.err);
 
-	run(&r, exe, "work", true);
+	run(&r, exe, "work", "HAKMEM_HARDENED=1");
 	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.out, "hardened=1") &&
 		      r.err[0] == '\0',
 	      "hardened mode: a correct program runs cleanly (status %d)\n%s", r.status, r.err);
