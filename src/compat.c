@@ -9,6 +9,7 @@
 #include <malloc.h>
 #include <stdio.h>
 
+#include "init.h"
 #include "log.h"
 #include "options.h"
 #include "os.h"
@@ -28,7 +29,7 @@
 HK_EXPORT int NAME(malloc_trim)(size_t pad)
 {
 	(void)pad;
-	return hk_thread_trim() > 0;
+	return hk_trim() > 0;
 }
 
 HK_EXPORT void NAME(malloc_stats)(void)

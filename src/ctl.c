@@ -9,6 +9,7 @@
 
 #include "hakmem.h"
 #include "cgroup.h"
+#include "init.h"
 #include "log.h"
 #include "options.h"
 #include "pool.h"
@@ -174,7 +175,7 @@ static uint64_t option_value(const struct ctl_item *it)
 
 static int trim(void)
 {
-	hk_thread_trim();
+	hk_trim();
 	return 0;
 }
 

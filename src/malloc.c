@@ -9,11 +9,11 @@
 #include "alloc.h"
 #include "foreign.h"
 #include "hardened.h"
+#include "init.h"
 #include "large.h"
 #include "log.h"
 #include "size_class.h"
 #include "tcache.h"
-#include "thread.h"
 #include "vg.h"
 
 #define HK_ALIAS(name) __attribute__((alias(#name), visibility("default")))
@@ -30,7 +30,7 @@ void *hk_alloc_large(size_t size, size_t align, unsigned kind, size_t *dirty)
 {
 	hk_global_init();	/* the options decide the block's layout */
 	void *p = hk_large_alloc(size, align, kind, dirty);
-	if (HK_UNLIKELY(!p) && hk_thread_reclaim())
+	if (HK_UNLIKELY(!p) && hk_reclaim())
 		p = hk_large_alloc(size, align, kind, dirty);
 	return p;
 }

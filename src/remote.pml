@@ -13,7 +13,7 @@
  *   FREER    never allocates: frees blocks the others allocated, so it
  *            starts on hk_empty_heap and gets a heap only to adopt; exits;
  *   ADOPTER  allocates (adopting S when it is abandoned), frees, may call
- *            hk_thread_trim(), exits;
+ *            hk_trim(), exits;
  *   FINISHER waits until the three others have exited, then does what the
  *            rest of a program's life does: frees every block still live,
  *            collects deliveries to exited threads (as an allocation that
@@ -109,17 +109,17 @@
  * hk_free_fast (tcache.h) -> free_begin
  *   ANCHOR tcache.h: if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
  *   ANCHOR tcache.h: if (HK_UNLIKELY(--s->used == 0))
- * hk_heap_move, hk_slab_unpin, hk_slab_emptied (tcache.c) -> where/s_ofull updates, UNPIN_BODY, slab_emptied
- *   ANCHOR tcache.c: hk_slab_set_owner(s, h, where == HK_WHERE_FULL);
- *   ANCHOR tcache.c: s->pinned = 0;
- *   ANCHOR tcache.c: h->cur[s->cls] = &hk_empty_slab;
+ * hk_heap_move, hk_slab_unpin, hk_slab_emptied (heap.c) -> where/s_ofull updates, UNPIN_BODY, slab_emptied
+ *   ANCHOR heap.c: atomic_store_explicit(&s->owner, owner, memory_order_release);
+ *   ANCHOR heap.c: s->pinned = 0;
+ *   ANCHOR heap.c: h->cur[cls] = &hk_empty_slab;
  * free_local (tcache.c) -> FREE_LOCAL_BODY
  *   ANCHOR tcache.c: if (s->where == HK_WHERE_FULL)
  * free_delivered (tcache.c) -> in heap_collect
  *   ANCHOR tcache.c: if (s->where != HK_WHERE_CUR && !h->exiting)
  * hk_free_block (tcache.c) -> free_block_top (from free), free_block_inner (from a collect)
  *   ANCHOR tcache.c: hk_heap *o = hk_slab_owner(s);
- *   ANCHOR tcache.c: if (h && hk_thread_adopt(h, s)) {
+ *   ANCHOR tcache.c: if (h && hk_heap_adopt(h, s)) {
  *   ANCHOR tcache.c: while (!hk_remote_push(s, b))
  *   ANCHOR tcache.c: if (hk_remote_push(s, b))
  *   ANCHOR tcache.c: if (++h->remote_since_collect >= HK_COLLECT_EVERY) {
@@ -130,43 +130,42 @@
  *   ANCHOR tcache.c: hk_remote_splice(s, hk_remote_drain(s));
  *   ANCHOR tcache.c: b = hk_slab_bump(s);
  * next_slab (tcache.c) -> next_slab
- *   ANCHOR tcache.c: s = hk_thread_adopt_any(h, cls);
+ *   ANCHOR tcache.c: s = hk_heap_adopt_any(h, cls);
  *   ANCHOR tcache.c: s = hk_pool_acquire(cls, false);
  *   ANCHOR tcache.c: hk_thread_collect_orphans(h);
- *   ANCHOR tcache.c: hk_slab_set_owner(s, h, false);
+ *   ANCHOR tcache.c: hk_heap_move(h, s, HK_WHERE_NONE);
  * alloc_slow (tcache.c) -> alloc_slow
- *   ANCHOR tcache.c: h->cur[cls] = &hk_empty_slab;
  *   ANCHOR tcache.c: hk_slab_unpin(s);
  *   ANCHOR tcache.c: hk_remote_splice(s, hk_remote_drain_park(s));
+ *   ANCHOR tcache.c: hk_slab_emptied(h, s);
  *   ANCHOR tcache.c: hk_heap_move(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
- *   ANCHOR tcache.c: s->where = HK_WHERE_CUR;
+ *   ANCHOR tcache.c: hk_heap_move(h, s, HK_WHERE_CUR);
  *   ANCHOR tcache.c: s->pinned = 1;
  * hk_thread_attach (thread.c) -> attach
  *   ANCHOR thread.c: free_heaps = h->next_free;
  *   ANCHOR thread.c: h->live = true;
  * heap_abandon, thread_exit (thread.c) -> thread_exit
- *   ANCHOR thread.c: each_slab(h, unpark);
+ *   ANCHOR thread.c: hk_heap_each_slab(h, unpark);
  *   ANCHOR thread.c: h->exiting = true;
- *   ANCHOR thread.c: each_slab(h, abandon_slab);
+ *   ANCHOR thread.c: hk_heap_each_slab(h, hk_heap_abandon_slab);
  *   ANCHOR thread.c: h->live = false;
- * abandon_slab (thread.c) -> abandon_slab
- *   ANCHOR thread.c: s->where = HK_WHERE_ABANDONED;
- *   ANCHOR thread.c: hk_slab_set_owner(s, NULL, false);
- *   ANCHOR thread.c: hk_remote_splice(s, hk_remote_drain_park(s));
- *   ANCHOR thread.c: bool empty = s->used == 0;
- * hk_thread_adopt, take_adopted (thread.c) -> adopt_and_free
- *   ANCHOR thread.c: s->where == HK_WHERE_ABANDONED;
- *   ANCHOR thread.c: return hk_slab_owner(s) == h;
- *   ANCHOR thread.c: hk_heap_move(h, s, HK_WHERE_PARTIAL);
- * hk_thread_adopt_any (thread.c) -> in next_slab
- *   ANCHOR thread.c: if (!atomic_load_explicit(&abandoned_count[cls], memory_order_relaxed))
+ * hk_heap_abandon_slab (heap.c) -> abandon_slab
+ *   ANCHOR heap.c: hk_heap_move(h, s, HK_WHERE_ABANDONED);
+ *   ANCHOR heap.c: hk_remote_splice(s, hk_remote_drain_park(s));
+ *   ANCHOR heap.c: bool empty = s->used == 0;
+ * hk_heap_adopt (heap.c) -> adopt_and_free
+ *   ANCHOR heap.c: s->where == HK_WHERE_ABANDONED;
+ *   ANCHOR heap.c: return hk_slab_owner(s) == h;
+ *   ANCHOR heap.c: hk_heap_move(h, s, HK_WHERE_PARTIAL);
+ * hk_heap_adopt_any (heap.c) -> in next_slab
+ *   ANCHOR heap.c: if (!atomic_load_explicit(&abandoned_count[cls], memory_order_relaxed))
  * hk_thread_collect_orphans (thread.c) -> collect_orphans
  *   ANCHOR thread.c: if (o->live || !atomic_load_explicit(&o->delayed, memory_order_relaxed))
  *   ANCHOR thread.c: hk_free_block(h, hk_reg_slab(hk_registry_lookup(list)), list);
- * hk_thread_trim: flush_slab, release_empty_abandoned (thread.c) -> trim
- *   ANCHOR thread.c: hk_thread_flush();
- *   ANCHOR thread.c: hk_thread_collect_orphans(hk_tls_self);
- *   ANCHOR thread.c: release_empty_abandoned();
+ * hk_trim (init.c): hk_thread_flush, flush_slab (thread.c), hk_heap_release_abandoned (heap.c) -> trim
+ *   ANCHOR init.c: hk_thread_flush();
+ *   ANCHOR init.c: hk_thread_collect_orphans(hk_tls_self);
+ *   ANCHOR init.c: hk_heap_release_abandoned();
  * hk_pool_release (pool.c) -> RELEASE_BODY
  *   ANCHOR pool.c: hk_slab_set_owner(s, NULL, false);
  * hk_slab_init (slab.c) -> in next_slab
@@ -182,7 +181,7 @@
  *   NO_ACCOUNTING_CHECK  leave out P3, so that broken accounting shows
  *                        through its consequence (a slab never released)
  *   NO_THREAD_CACHE      opt.thread_cache = 0: current slabs are not pinned
- *   NO_TRIM              the adopter never calls hk_thread_trim()
+ *   NO_TRIM              the adopter never calls hk_trim()
  *   NO_COLLECT_EVERY     no collect after a remote free
  *   ATTACH_CAN_FAIL      a heap-less thread's hk_thread_attach() may fail
  *   NO_FINAL_ALLOC       the finisher does not allocate before it exits, so
@@ -570,7 +569,7 @@ inline remote_push(pb) {
 	rp_o = 0
 }
 
-/* hk_thread_adopt(hh, S) -> ad_mine, then (if mine) free_local(hh, S, pb) */
+/* hk_heap_adopt(hh, S) -> ad_mine, then (if mine) free_local(hh, S, pb) */
 inline adopt_and_free(hh, pb) {
 	d_step {
 		abandoned_lock == 0;
@@ -578,7 +577,7 @@ inline adopt_and_free(hh, pb) {
 		ad_mine = (s_owner == NOHEAP && s_where == W_ABANDONED);
 		if
 		:: ad_mine -> ab_count--; s_where = W_NONE; s_owner = hh; s_ofull = false;	/* take_adopted */
-			printf("T%d   adopts S for heap %d (hk_thread_adopt)\n", me, hh)
+			printf("T%d   adopts S for heap %d (hk_heap_adopt)\n", me, hh)
 		:: else -> skip
 		fi
 	};
@@ -766,7 +765,7 @@ inline attach() {
 		fi;
 		h_live[at_h] = true
 	};
-	d_step {	/* reset_heap, hk_tls_heap */
+	d_step {	/* hk_heap_reset, hk_tls_heap */
 		h_cur[at_h] = C_EMPTY;
 		h_exiting[at_h] = false;
 		printf("T%d   attaches heap %d\n", me, at_h);
@@ -910,12 +909,12 @@ inline next_slab() {
 	if
 	:: d_step { S_IN_PARTIAL(h) -> OWNER_ONLY(h); s_where = W_NONE; ns = C_S }
 	:: else ->
-		d_step {	/* hk_thread_adopt_any: the count, then under the lock */
+		d_step {	/* hk_heap_adopt_any: the count, then under the lock */
 			abandoned_lock == 0;
 			got = (ab_count != 0 && !s_released && s_where == W_ABANDONED);
 			if
 			:: got -> ab_count--; s_where = W_NONE; s_owner = h; s_ofull = false;
-				printf("T%d   adopts S for heap %d (hk_thread_adopt_any)\n", me, h)
+				printf("T%d   adopts S for heap %d (hk_heap_adopt_any)\n", me, h)
 			:: else -> skip
 			fi
 		};
@@ -1046,7 +1045,8 @@ inline abandon_slab() {
 		OWNER_ONLY(h);
 		abandoned_lock = me;
 		UNPIN_BODY();
-		s_where = W_ABANDONED;
+		s_where = W_ABANDONED;	/* hk_heap_move: onto the list, counted */
+		ab_count++;
 		s_owner = NOHEAP;
 		s_ofull = false
 	};
@@ -1056,8 +1056,8 @@ inline abandon_slab() {
 		SPLICE_BODY(NOHEAP);
 		flag = (s_used == 0);
 		if
-		:: flag -> s_where = W_NONE
-		:: else -> ab_count++;
+		:: flag -> s_where = W_NONE; ab_count--
+		:: else ->
 			printf("T%d   abandons S (owner: none) with used=%d\n", me, s_used)
 		fi;
 		abandoned_lock = 0
@@ -1077,17 +1077,17 @@ inline thread_exit() {
 		heap_collect(h);
 		d_step {
 			if
-			:: S_IN_LISTS(h) -> UNPARK_BODY()	/* each_slab(h, unpark) */
+			:: S_IN_LISTS(h) -> UNPARK_BODY()	/* hk_heap_each_slab(h, unpark) */
 			:: else -> skip
 			fi;
 			h_exiting[h] = true
 		};
 		heap_collect(h);
 		if
-		:: S_IN_LISTS(h) -> abandon_slab()	/* each_slab(h, abandon_slab) */
+		:: S_IN_LISTS(h) -> abandon_slab()	/* hk_heap_each_slab(h, hk_heap_abandon_slab) */
 		:: else -> assert(s_released || s_owner != h)	/* no slab of h left off its lists */
 		fi;
-		d_step {	/* reset_heap; under the heaps lock: live, free_heaps */
+		d_step {	/* hk_heap_reset; under the heaps lock: live, free_heaps */
 			heaps_lock == 0;
 			h_cur[h] = C_EMPTY;
 			h_exiting[h] = false;
@@ -1109,7 +1109,7 @@ inline thread_exit() {
 }
 
 #ifndef NO_TRIM
-/* hk_thread_trim() by a thread with a heap: hk_thread_flush (flush_slab
+/* hk_trim() by a thread with a heap: hk_thread_flush (flush_slab
  * on S if it is ours), hk_thread_collect_orphans,
  * release_empty_abandoned. */
 inline trim() {

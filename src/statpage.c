@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "init.h"
 #include "lock.h"
 #include "log.h"
 #include "options.h"
 #include "os.h"
 #include "report.h"
-#include "thread.h"
 
 /* The descriptor is moved to the lowest free number from here: out of the
  * way of programs that expect their first open() to return 3, and under

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "foreign.h"
+#include "init.h"
 #include "large.h"
 #include "log.h"
 #include "options.h"
@@ -19,48 +20,9 @@
  * list, so that a thread that only frees still recycles its own slabs. */
 #define HK_COLLECT_EVERY 64
 
-hk_slab hk_empty_slab;
-hk_heap hk_empty_heap = { .cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab } };
-__thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
-__thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
-
 HK_COLD static void report_invalid(const char *what, const void *p)
 {
 	hk_misuse("%s: %p was not returned by malloc (or was already freed)", what, p);
-}
-
-static hk_slab_list *list_of(hk_heap *h, const hk_slab *s)
-{
-	return s->where == HK_WHERE_FULL ? &h->full[s->cls] : &h->partial[s->cls];
-}
-
-void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where)
-{
-	bool was_full = s->where == HK_WHERE_FULL;
-	if (s->where == HK_WHERE_PARTIAL || s->where == HK_WHERE_FULL)
-		hk_slab_list_remove(list_of(h, s), s);
-	s->where = (uint8_t)where;
-	if (where == HK_WHERE_PARTIAL || where == HK_WHERE_FULL)
-		hk_slab_list_append(list_of(h, s), s);
-	if (was_full != (where == HK_WHERE_FULL))
-		hk_slab_set_owner(s, h, where == HK_WHERE_FULL);
-}
-
-void hk_slab_unpin(hk_slab *s)
-{
-	if (s->pinned) {
-		s->pinned = 0;
-		s->used--;
-	}
-}
-
-void hk_slab_emptied(hk_heap *h, hk_slab *s)
-{
-	/* A current slab reaches 0 only when not pinned (thread_cache off). */
-	if (s->where == HK_WHERE_CUR)
-		h->cur[s->cls] = &hk_empty_slab;
-	hk_heap_move(h, s, HK_WHERE_NONE);
-	hk_pool_release(s);
 }
 
 /* Local free of a block whose checks are done and key is set. */
@@ -100,7 +62,7 @@ void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b)
 		if (!o) {
 			if (h == &hk_empty_heap)
 				h = hk_thread_attach();
-			if (h && hk_thread_adopt(h, s)) {
+			if (h && hk_heap_adopt(h, s)) {
 				free_local(h, s, b);
 				return;
 			}
@@ -362,7 +324,7 @@ static hk_slab *next_slab(hk_heap *h, unsigned cls)
 		hk_heap_move(h, s, HK_WHERE_NONE);
 		return s;
 	}
-	s = hk_thread_adopt_any(h, cls);
+	s = hk_heap_adopt_any(h, cls);
 	if (s)
 		return s;
 	s = hk_pool_acquire(cls, false);
@@ -377,12 +339,13 @@ static hk_slab *next_slab(hk_heap *h, unsigned cls)
 		s = hk_pool_acquire(cls, true);
 		/* Refused: the memory kept for reuse may be what the address
 		 * space lacks. */
-		if (!s && hk_thread_reclaim())
+		if (!s && hk_reclaim())
 			s = hk_pool_acquire(cls, true);
 		if (!s)
 			return NULL;
 	}
-	hk_slab_set_owner(s, h, false);
+	/* A slab from the pool: h owns it from now on. */
+	hk_heap_move(h, s, HK_WHERE_NONE);
 	return s;
 }
 
@@ -475,7 +438,7 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 	hk_heap_collect(h);
 	hk_pool_maybe_purge();
 	if (HK_UNLIKELY(HK_OPT(trim_interval_ms)))
-		hk_thread_maybe_trim();
+		hk_maybe_trim();
 	hk_report_poll();
 	for (;;) {
 		hk_slab *s = h->cur[cls];
@@ -484,15 +447,12 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 			if (b)
 				return b;
 			/* Exhausted: park it until frees come back. */
-			h->cur[cls] = &hk_empty_slab;
 			hk_slab_unpin(s);
 			hk_remote_splice(s, hk_remote_drain_park(s));
-			if (s->used == 0) {
-				s->where = HK_WHERE_NONE;
-				hk_pool_release(s);
-			} else {
+			if (s->used == 0)
+				hk_slab_emptied(h, s);
+			else
 				hk_heap_move(h, s, s->free ? HK_WHERE_PARTIAL : HK_WHERE_FULL);
-			}
 		}
 		s = next_slab(h, cls);
 		if (!s) {
@@ -503,8 +463,7 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 		 * slab is delivered to h (free_delivered) like any other, so
 		 * taking a parked slab costs no atomic operation. */
 		hk_remote_splice(s, hk_remote_drain(s));
-		s->where = HK_WHERE_CUR;
-		h->cur[cls] = s;
+		hk_heap_move(h, s, HK_WHERE_CUR);
 		if (HK_OPT(thread_cache)) {
 			s->pinned = 1;
 			s->used++;

@@ -1,55 +1,20 @@
-/* The thread heap: per size class, the slab a thread allocates from (its
- * free list is the thread cache), plus the thread's other slabs. The
- * malloc and free fast paths below touch only the thread's own heap and
- * the slab's owner-side cache line: no lock, no atomic read-modify-write.
+/* The thread cache: the malloc and free fast paths over the thread's heap
+ * (heap.h), whose current slab per size class holds the free list a thread
+ * allocates from, and the slow paths behind them. The fast paths touch
+ * only the thread's own heap and the slab's owner-side cache line: no
+ * lock, no atomic read-modify-write.
  */
 #ifndef HK_TCACHE_H
 #define HK_TCACHE_H
 
 #include "common.h"
 #include "hardened.h"
+#include "heap.h"
 #include "registry.h"
 #include "size_class.h"
 #include "slab.h"
-#include "superslab.h"
 
 struct hk_large;
-
-typedef struct hk_heap {
-	hk_slab *cur[HK_NCLASSES];	/* never NULL: hk_empty_slab when none */
-	hk_slab_list partial[HK_NCLASSES];	/* has free blocks; used oldest first */
-	hk_slab_list full[HK_NCLASSES];		/* no free block: waits for frees */
-	struct hk_heap *next_all;	/* all heaps (thread.c) */
-	struct hk_heap *next_free;	/* heaps without a thread (thread.c) */
-	bool live;			/* a thread uses it; under heaps_lock (thread.c) */
-	bool exiting;			/* abandoning: do not park slabs */
-	uint32_t remote_since_collect;
-	uint64_t local_frees;		/* fast path; read racily by statistics */
-	/* The quarantine (hardened.h): freed blocks waiting before reuse. */
-	hk_block *quarantine[HK_QUARANTINE_MAX];
-	uint32_t quarantine_len;	/* slots in use */
-	hk_block *last_freed;		/* checked at the next allocation */
-	uint64_t rng;			/* picks the block to evict */
-	_Atomic uint64_t remote_frees;	/* counted by the owner */
-	/* Remote frees into parked slabs, pushed by other threads. */
-	_Atomic(hk_block *) delayed __attribute__((aligned(HK_CACHELINE)));
-} hk_heap;
-
-/* A heap with no slabs: what a thread starts with, so the fast path needs
- * no initialisation check (its empty slab sends malloc to the slow path,
- * and no slab is owned by it, so free does not take the fast path). */
-extern hk_heap hk_empty_heap;
-extern hk_slab hk_empty_slab;
-
-/* The calling thread's heap, as the slow paths use it (&hk_empty_heap
- * until the first allocation). */
-extern __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec")));
-
-/* The heap the fast paths use: hk_tls_self, except under Valgrind's
- * memcheck, in hardened mode or while the heap profiler is on (prof.h),
- * where it stays &hk_empty_heap so that every call takes the slow path
- * (which describes blocks to memcheck, checks everything, or samples). */
-extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 
 /* Slow paths (tcache.c). hk_alloc_slow gets the request (size bytes
  * aligned to align, as kind: enum hk_kind) besides its class, for the
@@ -73,16 +38,6 @@ void hk_free_kind(void *p, uintptr_t entry, unsigned kind, const char *what);
  * canaries checked and moved), 0 if it must move, -1 if a broken canary
  * was reported. */
 int hk_hardened_resize(void *p, size_t size);
-void hk_slab_emptied(hk_heap *h, hk_slab *s);
-
-/* Put s, owned by h, where it belongs now (enum hk_slab_where): off the
- * list it is on, onto the new one (a partial slab at the tail), with the
- * owner word's full tag in step. The one place a slab changes lists. */
-void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where);
-
-/* Drop the count a current slab holds for being current, if it has one;
- * the caller then checks used (owner only). */
-void hk_slab_unpin(hk_slab *s);
 
 /* Set *usable to the usable size of the block p, and *large to its header
  * (NULL for a small block, a zero-size block or a block of the C
