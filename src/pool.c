@@ -8,6 +8,7 @@
 #include "log.h"
 #include "registry.h"
 #include "superslab.h"
+#include "tuning.h"
 
 enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
 
@@ -28,16 +29,14 @@ enum { LIST_PARTIAL, LIST_FULL, LIST_EMPTY, LIST_COUNT };
  * every dirty free slot of a SuperSlab that got no slot back for a whole
  * decay time (so a process that was idle is purged at its first tick).
  * A ceiling holds at every slab release as well: no more dirty free slots
- * than slots in use (and PURGE_MIN_SLOTS); beyond it they are decommitted
+ * than slots in use (and HK_PURGE_MIN_SLOTS); beyond it they are decommitted
  * at once. So a server that drops most of its data (redis FLUSHALL) and
  * then goes quiet gives the memory back without waiting for a tick that
  * only its next slow path would run.
  *
  * While the process's cgroup uses more than 7/8 of its memory limit (see
- * cgroup.h; looked at every PRESSURE_CHECK_MS), nothing is kept: every
+ * cgroup.h; looked at every HK_PRESSURE_CHECK_MS), nothing is kept: every
  * slab release runs a tick that treats all free memory as decayed. */
-#define PRESSURE_CHECK_MS 50
-#define PURGE_MIN_SLOTS 64	/* 4 MiB */
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
 static hk_superslab *lists[LIST_COUNT];
@@ -183,7 +182,7 @@ static hk_superslab *purge(uint64_t now)
 	static bool pressed;	/* the cgroup is near its memory limit */
 	if (!HK_OPT(trim))
 		return NULL;
-	if (now - pressure_checked >= PRESSURE_CHECK_MS) {
+	if (now - pressure_checked >= HK_PRESSURE_CHECK_MS) {
 		pressure_checked = now;
 		pressed = hk_cgroup_pressed();
 	}
@@ -191,7 +190,7 @@ static hk_superslab *purge(uint64_t now)
 	if (pressed || tick_due(now))
 		victims = tick(now, pressed);
 	/* The ceiling: never more resident free slots than slots in use. */
-	size_t cap = used_slots > PURGE_MIN_SLOTS ? used_slots : PURGE_MIN_SLOTS;
+	size_t cap = used_slots > HK_PURGE_MIN_SLOTS ? used_slots : HK_PURGE_MIN_SLOTS;
 	for (unsigned i = 0; i < 2 && dirty_slots > cap; i++)
 		for (hk_superslab *ss = lists[purge_order[i]]; ss && dirty_slots > cap; ss = ss->next)
 			decommit(ss, dirty_free(ss));

@@ -36,7 +36,6 @@ hk_superslab *hk_superslab_create(unsigned shift)
 		return NULL;
 	}
 	apply_thp(ss, size);
-	ss->magic = HK_SS_MAGIC;
 	ss->shift = (uint8_t)shift;
 	ss->nslots = (uint8_t)(size >> HK_SLOT_SHIFT);
 	uint32_t all = ss->nslots == 32 ? ~(uint32_t)0 : ((uint32_t)1 << ss->nslots) - 1;

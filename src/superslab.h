@@ -8,10 +8,7 @@
 #include "registry.h"
 #include "slab.h"
 
-#define HK_SS_MAGIC 0x484b5353u /* "HKSS" */
-
 typedef struct hk_superslab {
-	uint32_t magic;
 	uint8_t shift;		/* log2 of the size */
 	uint8_t nslots;
 	uint8_t pool_list;	/* which pool list holds it (pool.c) */

@@ -14,11 +14,8 @@
 #include "report.h"
 #include "stats.h"
 #include "thread.h"
+#include "tuning.h"
 #include "vg.h"
-
-/* How many remote frees a thread makes between looks at its own delayed
- * list, so that a thread that only frees still recycles its own slabs. */
-#define HK_COLLECT_EVERY 64
 
 HK_COLD static void report_invalid(const char *what, const void *p)
 {
