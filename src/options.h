@@ -1,7 +1,8 @@
-/* The tunables, in one table (options.c): name, type, bounds, default, and
- * when they may change. Each is set, in increasing precedence, by its
- * built-in default, the configuration file (/etc/hakmem.conf, or the file
- * named by HAKMEM_CONF), the environment (HAKMEM_<NAME>), and hakmem_ctl()
+/* The tunables, in one table (tunables.c): name, type, bounds, default,
+ * when they may change, and what applies a change; read and set here
+ * (options.c). Each is set, in increasing precedence, by its built-in
+ * default, the configuration file (/etc/hakmem.conf, or the file named by
+ * HAKMEM_CONF), the environment (HAKMEM_<NAME>), and hakmem_ctl()
  * ("opt.<name>"). In set-uid/set-gid programs (AT_SECURE) the environment
  * is ignored and only a root-owned file applies.
  *
@@ -86,8 +87,13 @@ struct hk_option {
 	const char *const *words;	/* HK_OPT_WORD: value = index; HK_OPT_LIST: bit */
 	uint64_t *value;	/* HK_OPT_TEXT: its char[HK_OPT_TEXT_SIZE] (cast) */
 	const char *alias;	/* extra environment name, or NULL */
+	/* Applies a change made with hk_option_set (the owning module's
+	 * update function), or NULL; the values read at start-up are applied
+	 * by each module's own start-up. */
+	void (*changed)(void);
 };
 
+/* The table, in tunables.c: above the modules whose functions it names. */
 extern const struct hk_option hk_options[];
 extern const size_t hk_options_count;
 
@@ -103,7 +109,7 @@ bool hk_option_parse(const struct hk_option *o, const char *text, size_t len, ui
 const char *hk_option_format(const struct hk_option *o, char *buf, size_t size);
 
 /* Apply a new value (already validated); returns an errno value (EAGAIN
- * when the option can no longer change). Has the option's side effects. */
+ * when the option can no longer change). Calls the option's changed. */
 int hk_option_set(const struct hk_option *o, uint64_t value);
 
 /* Set or read a text option (len bytes, no NUL among them, shorter than
