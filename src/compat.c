@@ -85,7 +85,7 @@ HK_EXPORT int NAME(mallopt)(int param, int value)
 		return 1;
 	case M_CHECK_ACTION:
 		/* Bit 1 asks glibc to abort on detected corruption. */
-		__atomic_store_n(&hk_opt.misuse, (value & 2) ? HK_MISUSE_ABORT : HK_MISUSE_REPORT,
+		__atomic_store_n(&hk_log_misuse, (value & 2) ? HK_MISUSE_ABORT : HK_MISUSE_REPORT,
 				 __ATOMIC_RELAXED);
 		return 1;
 	default:

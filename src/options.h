@@ -12,7 +12,6 @@
 
 #include "common.h"
 
-enum hk_misuse { HK_MISUSE_ABORT, HK_MISUSE_REPORT };
 enum hk_stats_format { HK_STATS_TEXT, HK_STATS_JSON };
 
 /* Room for a text option's value, with its terminating NUL. */
@@ -21,16 +20,6 @@ enum hk_stats_format { HK_STATS_TEXT, HK_STATS_JSON };
 /* Transparent huge pages for SuperSlabs: as the system decides, or
  * madvise(MADV_NOHUGEPAGE) / madvise(MADV_HUGEPAGE) on each. */
 enum hk_thp { HK_THP_DEFAULT, HK_THP_NEVER, HK_THP_ALWAYS };
-
-/* Debug-log subsystems (HAKMEM_LOG=os,superslab,... or all). */
-enum {
-	HK_LOG_OS = 1u << 0,
-	HK_LOG_SUPERSLAB = 1u << 1,
-	HK_LOG_POOL = 1u << 2,
-	HK_LOG_THREAD = 1u << 3,
-	HK_LOG_LARGE = 1u << 4,
-	HK_LOG_CTL = 1u << 5,
-};
 
 struct hk_options {
 	uint64_t superslab_lg;		/* log2 SuperSlab size: 20 or 21 */
@@ -41,7 +30,6 @@ struct hk_options {
 	uint64_t thread_cache;		/* keep a thread's emptied current slabs */
 	uint64_t large_cache;		/* bytes of freed large blocks kept for reuse */
 	uint64_t large_hugepages;	/* ask for huge pages for large mappings */
-	uint64_t misuse;		/* enum hk_misuse */
 	uint64_t hardened;		/* every mechanism of hardened.h */
 	uint64_t canary;		/* enum hk_canary (hardened.h) */
 	uint64_t guard_pages;		/* around large blocks */
@@ -51,7 +39,6 @@ struct hk_options {
 	uint64_t zero_size;		/* malloc(0) in an inaccessible region */
 	uint64_t stats_print;		/* statistics table at exit */
 	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
-	uint64_t log;			/* debug-log subsystems (debug builds) */
 	uint64_t fail_mmap_every;	/* testing: every Nth engine mmap fails; 0 = off */
 	/* Observation (report.c, statpage.c). */
 	uint64_t stats_format;		/* enum hk_stats_format, of every report */

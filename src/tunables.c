@@ -5,6 +5,7 @@
 #include "options.h"
 
 #include "hardened.h"
+#include "log.h"
 #include "prof.h"
 #include "signals.h"
 #include "statpage.h"
@@ -18,11 +19,9 @@ struct hk_options hk_opt = {
 	.thread_cache = 1,
 	.large_cache = (uint64_t)64 << 20,
 	.large_hugepages = 1,
-	.misuse = HK_MISUSE_ABORT,
 	.canary = HK_CANARY_LARGE,
 	.stats_print = 0,
 	.crash_report = 0,
-	.log = 0,
 	.stats_format = HK_STATS_TEXT,
 	.stats_interval_ms = 0,
 	.stats_page = 1,
@@ -57,7 +56,7 @@ const struct hk_option hk_options[] = {
 	  NULL, NULL },
 	{ "large_hugepages", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.large_hugepages,
 	  NULL, NULL },
-	{ "misuse", HK_OPT_WORD, HK_OPT_ANYTIME, 0, 1, misuse_words, &hk_opt.misuse, NULL, NULL },
+	{ "misuse", HK_OPT_WORD, HK_OPT_ANYTIME, 0, 1, misuse_words, &hk_log_misuse, NULL, NULL },
 	{ "hardened", HK_OPT_BOOL, HK_OPT_BEFORE_USE, 0, 1, NULL, &hk_opt.hardened, NULL, NULL },
 	{ "canary", HK_OPT_WORD, HK_OPT_BEFORE_USE, 0, 2, canary_words, &hk_opt.canary, NULL, NULL },
 	{ "guard_pages", HK_OPT_BOOL, HK_OPT_BEFORE_USE, 0, 1, NULL, &hk_opt.guard_pages, NULL, NULL },
@@ -82,7 +81,7 @@ const struct hk_option hk_options[] = {
 	{ "stats_page", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.stats_page, NULL,
 	  hk_statpage_update },
 #ifdef HAKMEM_DEBUG_LOG
-	{ "log", HK_OPT_LIST, HK_OPT_ANYTIME, 0, 0, log_words, &hk_opt.log, NULL, NULL },
+	{ "log", HK_OPT_LIST, HK_OPT_ANYTIME, 0, 0, log_words, &hk_log_mask, NULL, NULL },
 #endif
 	/* The heap profiler (prof.h) and huge pages for SuperSlabs. */
 	{ "prof", HK_OPT_BOOL, HK_OPT_ANYTIME, 0, 1, NULL, &hk_opt.prof, NULL, hk_prof_update },
