@@ -38,9 +38,9 @@ HK_EXPORT void NAME(malloc_stats)(void)
 
 HK_EXPORT struct mallinfo2 NAME(mallinfo2)(void)
 {
-	hk_stats_refresh();
+	hk_report_refresh();
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	uint64_t large = hk_stats_get(&hk_gstats.large_bytes);
 	uint64_t small_mapped = hk_os_mapped_bytes() - large;
 	uint64_t small_used = s.allocated - large;
@@ -114,9 +114,9 @@ HK_EXPORT int NAME(malloc_info)(int options, FILE *fp)
 		errno = EINVAL;
 		return -1;
 	}
-	hk_stats_refresh();
+	hk_report_refresh();
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	put(fp, "<malloc version=\"hakmem-%s\">\n", PACKAGE_VERSION);
 	put(fp, "<sizes>\n");
 	for (unsigned c = 0; c < HK_NCLASSES; c++)

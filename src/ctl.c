@@ -95,20 +95,20 @@ static uint64_t pool_purged(const struct ctl_item *it)
 static uint64_t local_frees(const struct ctl_item *it)
 {
 	(void)it;
-	return hk_stats_local_frees();
+	return hk_report_local_frees();
 }
 
 static uint64_t remote_frees(const struct ctl_item *it)
 {
 	(void)it;
-	return hk_stats_remote_frees();
+	return hk_report_remote_frees();
 }
 
 static uint64_t allocated(const struct ctl_item *it)
 {
 	(void)it;
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	return s.allocated;
 }
 
@@ -116,7 +116,7 @@ static uint64_t epoch(const struct ctl_item *it)
 {
 	(void)it;
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	return s.epoch;
 }
 
@@ -134,14 +134,14 @@ static uint64_t class_size(const struct ctl_item *it)
 static uint64_t class_blocks(const struct ctl_item *it)
 {
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	return s.class_blocks[it->cls];
 }
 
 static uint64_t class_slabs(const struct ctl_item *it)
 {
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	return s.class_slabs[it->cls];
 }
 
@@ -150,7 +150,7 @@ static uint64_t class_slabs(const struct ctl_item *it)
 	{ \
 		(void)it; \
 		struct hk_stats_snapshot s; \
-		hk_stats_snapshot(&s); \
+		hk_report_snapshot(&s); \
 		return s.field; \
 	}
 SNAPSHOT(resident, resident)
