@@ -7,16 +7,14 @@ struct hk_global_stats hk_gstats;
 static hk_lock_t snapshot_lock = HK_LOCK_INIT;
 static struct hk_stats_snapshot snapshot;
 
-void hk_stats_superslab_created(size_t size)
+void hk_stats_superslab_created(void)
 {
-	(void)size;
 	hk_stats_add(&hk_gstats.ss_live, 1);
 	hk_stats_add(&hk_gstats.ss_created, 1);
 }
 
-void hk_stats_superslab_released(size_t size)
+void hk_stats_superslab_released(void)
 {
-	(void)size;
 	hk_stats_add(&hk_gstats.ss_live, -1);
 	hk_stats_add(&hk_gstats.ss_released, 1);
 }

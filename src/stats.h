@@ -36,8 +36,9 @@ HK_INLINE void hk_stats_bump(_Atomic uint64_t *c)
 			      memory_order_relaxed);
 }
 
-void hk_stats_superslab_created(size_t size);
-void hk_stats_superslab_released(size_t size);
+/* A SuperSlab was mapped, or unmapped. */
+void hk_stats_superslab_created(void);
+void hk_stats_superslab_released(void);
 
 struct hk_stats_snapshot {
 	uint64_t epoch;
