@@ -406,6 +406,8 @@ HK_EXPORT int hakmem_ctl(const char *name, void *oldp, size_t *oldlenp, const vo
 	struct ctl_item it;
 	if (!name)
 		return EINVAL;
+	/* The options hold their defaults from start-up on. */
+	hk_global_init();
 	if (!resolve(name, &it))
 		return ENOENT;
 

@@ -16,6 +16,8 @@
 #define HAKMEM_CONF_FILE "/etc/hakmem.conf"
 #endif
 
+struct hk_options hk_opt;
+
 /* The legacy name HAKMEM_TINY_COUNTERS_DUMP also means stats_print. */
 static const char legacy_counters_dump[] = "HAKMEM_TINY_COUNTERS_DUMP";
 
@@ -315,6 +317,13 @@ static void check_env_names(void)
 
 void hk_options_init(void)
 {
+	for (size_t i = 0; i < hk_options_count; i++) {
+		const struct hk_option *o = &hk_options[i];
+		if (o->type == HK_OPT_TEXT)
+			hk_option_set_text(o, o->def_text, strlen(o->def_text));
+		else
+			__atomic_store_n(o->value, o->def, __ATOMIC_RELAXED);
+	}
 	bool secure = getauxval(AT_SECURE) != 0;
 	const char *conf = secure ? NULL : getenv("HAKMEM_CONF");
 	read_file(conf && *conf ? conf : HAKMEM_CONF_FILE, secure);

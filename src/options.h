@@ -70,6 +70,8 @@ struct hk_option {
 	const char *name;	/* "trim_interval_ms": ctl "opt.<name>", env HAKMEM_<NAME> */
 	enum hk_opt_type type;
 	enum hk_opt_when when;
+	uint64_t def;		/* the built-in default; HK_OPT_TEXT: def_text */
+	const char *def_text;
 	uint64_t min, max;	/* HK_OPT_U64 */
 	const char *const *words;	/* HK_OPT_WORD: value = index; HK_OPT_LIST: bit */
 	uint64_t *value;	/* HK_OPT_TEXT: its char[HK_OPT_TEXT_SIZE] (cast) */
@@ -84,8 +86,9 @@ struct hk_option {
 extern const struct hk_option hk_options[];
 extern const size_t hk_options_count;
 
-/* Read the file and the environment; called once, before the first
- * allocation. Never allocates. */
+/* Set every option to its default, then read the file and the
+ * environment; called once, before the first allocation (hk_opt reads as
+ * zero until then). Never allocates. */
 void hk_options_init(void);
 
 /* Parse text as a value of o. Returns false if it is not one. */
