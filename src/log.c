@@ -51,8 +51,8 @@ static void put_int(struct out *o, long long v)
 	}
 }
 
-/* One conversion (after '%' and any width) into o; returns false if spec
- * is not a conversion this formatter knows. */
+/* One conversion (after '%' and any width) into o; *fmtp is left on its
+ * last character. One this formatter does not know is copied as written. */
 static void convert(struct out *o, const char **fmtp, va_list *ap)
 {
 	const char *fmt = *fmtp;
