@@ -374,7 +374,7 @@ static void read_value(const struct ctl_item *it, void *out)
 static int write_value(const struct ctl_item *it, const void *in)
 {
 	if (!it->opt) { /* epoch: also written to the statistics page */
-		hk_statpage_publish(NULL);
+		hk_report_publish(NULL);
 		return 0;
 	}
 	uint64_t v;

@@ -105,6 +105,16 @@ void hk_report_collect(struct hk_figures *f, bool refresh)
 	}
 }
 
+static void collect_fresh(struct hk_figures *f)
+{
+	hk_report_collect(f, true);
+}
+
+void hk_report_publish(struct hk_figures *f)
+{
+	hk_statpage_publish(collect_fresh, f);
+}
+
 /* Output to a buffer (fd < 0: what does not fit is counted, not written)
  * or, through a stack buffer, to a descriptor. */
 struct sink {
@@ -204,7 +214,7 @@ size_t hk_report_json(char *buf, size_t size)
 void hk_report_print(int fd)
 {
 	struct hk_figures f;
-	hk_statpage_publish(&f);
+	hk_report_publish(&f);
 	struct sink k = { .fd = fd };
 	text(&k, &f);
 	flush(&k);
@@ -238,7 +248,7 @@ static bool report_path(char *path, size_t size)
 static void report(void)
 {
 	struct hk_figures f;
-	hk_statpage_publish(&f);
+	hk_report_publish(&f);
 	bool as_json = HK_OPT(stats_format) == HK_STATS_JSON;
 	char path[HK_OPT_TEXT_SIZE + 32], tmp[sizeof path + 8];
 	struct sink k = { .fd = 2 };
@@ -281,7 +291,14 @@ void hk_report_tick(void)
 	struct hk_statpage *p = __atomic_load_n(&hk_statpage, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&p->request, __ATOMIC_RELAXED) !=
 	    __atomic_load_n(&p->served, __ATOMIC_RELAXED))
-		hk_statpage_publish(NULL);
+		hk_report_publish(NULL);
+}
+
+/* The statistics page is made at start-up, once the options are read. */
+__attribute__((constructor)) static void report_at_start(void)
+{
+	hk_global_init();
+	hk_statpage_init();
 }
 
 __attribute__((destructor)) static void report_at_exit(void)

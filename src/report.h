@@ -29,6 +29,10 @@ uint64_t hk_report_remote_frees(void);
  * the current counters. */
 void hk_report_collect(struct hk_figures *f, bool refresh);
 
+/* Take a fresh snapshot, collect the figures into f if not NULL and write
+ * them to the statistics page (hakmem_ctl's epoch, every report). */
+void hk_report_publish(struct hk_figures *f);
+
 /* The tree as one line of JSON (latest snapshot) into buf, always NUL-
  * terminated when size > 0; returns the length it needs, without the NUL. */
 size_t hk_report_json(char *buf, size_t size);
