@@ -39,9 +39,9 @@ HK_EXPORT void NAME(malloc_stats)(void)
 
 HK_EXPORT struct mallinfo2 NAME(mallinfo2)(void)
 {
-	hk_stats_refresh();
+	hk_report_refresh();
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	uint64_t large = hk_stats_get(&hk_gstats.large_bytes);
 	uint64_t small_mapped = hk_os_mapped_bytes() - large;
 	uint64_t small_used = s.allocated - large;
@@ -75,23 +75,30 @@ HK_EXPORT struct mallinfo NAME(mallinfo)(void)
 	return mi;
 }
 
-/* The parameters with a meaning here; the rest are accepted by glibc only
- * and return 0 (failure), as mallopt does for an unknown parameter. */
+/* The parameters with a meaning here, each an option set as hakmem_ctl
+ * sets it; the rest are accepted by glibc only and return 0 (failure), as
+ * mallopt does for an unknown parameter. */
 HK_EXPORT int NAME(mallopt)(int param, int value)
 {
+	const char *name;
+	uint64_t v;
 	switch (param) {
 	case M_TRIM_THRESHOLD:
 		/* A negative threshold turns trimming off in glibc. */
-		__atomic_store_n(&hk_opt.trim, value >= 0, __ATOMIC_RELAXED);
-		return 1;
+		name = "trim";
+		v = value >= 0;
+		break;
 	case M_CHECK_ACTION:
 		/* Bit 1 asks glibc to abort on detected corruption. */
-		__atomic_store_n(&hk_opt.misuse, (value & 2) ? HK_MISUSE_ABORT : HK_MISUSE_REPORT,
-				 __ATOMIC_RELAXED);
-		return 1;
+		name = "misuse";
+		v = (value & 2) ? HK_MISUSE_ABORT : HK_MISUSE_REPORT;
+		break;
 	default:
 		return 0;
 	}
+	/* The options hold their defaults from start-up on. */
+	hk_global_init();
+	return hk_option_set(hk_option_find(name), v) == 0;
 }
 
 /* malloc_info's contract is to write to a stdio stream. The text is
@@ -115,9 +122,9 @@ HK_EXPORT int NAME(malloc_info)(int options, FILE *fp)
 		errno = EINVAL;
 		return -1;
 	}
-	hk_stats_refresh();
+	hk_report_refresh();
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	put(fp, "<malloc version=\"hakmem-%s\">\n", PACKAGE_VERSION);
 	put(fp, "<sizes>\n");
 	for (unsigned c = 0; c < HK_NCLASSES; c++)

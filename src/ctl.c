@@ -96,20 +96,20 @@ static uint64_t pool_purged(const struct ctl_item *it)
 static uint64_t local_frees(const struct ctl_item *it)
 {
 	(void)it;
-	return hk_stats_local_frees();
+	return hk_report_local_frees();
 }
 
 static uint64_t remote_frees(const struct ctl_item *it)
 {
 	(void)it;
-	return hk_stats_remote_frees();
+	return hk_report_remote_frees();
 }
 
 static uint64_t allocated(const struct ctl_item *it)
 {
 	(void)it;
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	return s.allocated;
 }
 
@@ -117,7 +117,7 @@ static uint64_t epoch(const struct ctl_item *it)
 {
 	(void)it;
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	return s.epoch;
 }
 
@@ -135,14 +135,14 @@ static uint64_t class_size(const struct ctl_item *it)
 static uint64_t class_blocks(const struct ctl_item *it)
 {
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	return s.class_blocks[it->cls];
 }
 
 static uint64_t class_slabs(const struct ctl_item *it)
 {
 	struct hk_stats_snapshot s;
-	hk_stats_snapshot(&s);
+	hk_report_snapshot(&s);
 	return s.class_slabs[it->cls];
 }
 
@@ -151,7 +151,7 @@ static uint64_t class_slabs(const struct ctl_item *it)
 	{ \
 		(void)it; \
 		struct hk_stats_snapshot s; \
-		hk_stats_snapshot(&s); \
+		hk_report_snapshot(&s); \
 		return s.field; \
 	}
 SNAPSHOT(resident, resident)
@@ -375,7 +375,7 @@ static void read_value(const struct ctl_item *it, void *out)
 static int write_value(const struct ctl_item *it, const void *in)
 {
 	if (!it->opt) { /* epoch: also written to the statistics page */
-		hk_statpage_publish(NULL);
+		hk_report_publish(NULL);
 		return 0;
 	}
 	uint64_t v;
@@ -407,6 +407,8 @@ HK_EXPORT int hakmem_ctl(const char *name, void *oldp, size_t *oldlenp, const vo
 	struct ctl_item it;
 	if (!name)
 		return EINVAL;
+	/* The options hold their defaults from start-up on. */
+	hk_global_init();
 	if (!resolve(name, &it))
 		return ENOENT;
 

@@ -233,7 +233,6 @@ static void evict(size_t size, size_t budget, bool slot)
 		unmap(evicted[i]);
 }
 
-/* Keep l for reuse if budget allows; returns false if not. */
 /* Join l (not cached yet) with the cached mappings that touch it, so that
  * pieces split off one mapping become one again; returns the head.
  * Caller holds cache_lock. */
@@ -259,6 +258,7 @@ static hk_large *coalesce(hk_large *l)
 	return l;
 }
 
+/* Keep l for reuse if budget allows; returns false if not. */
 static bool cache_put(hk_large *l, size_t budget)
 {
 	if (l->map_size > budget)

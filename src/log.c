@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+uint64_t hk_log_misuse = HK_MISUSE_ABORT;
+#ifdef HAKMEM_DEBUG_LOG
+uint64_t hk_log_mask;
+#endif
+
 struct out {
 	char *buf;
 	size_t size, len;
@@ -46,8 +51,8 @@ static void put_int(struct out *o, long long v)
 	}
 }
 
-/* One conversion (after '%' and any width) into o; returns false if spec
- * is not a conversion this formatter knows. */
+/* One conversion (after '%' and any width) into o; *fmtp is left on its
+ * last character. One this formatter does not know is copied as written. */
 static void convert(struct out *o, const char **fmtp, va_list *ap)
 {
 	const char *fmt = *fmtp;
@@ -187,7 +192,7 @@ void hk_misuse(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmessage("hakmem: ", fmt, ap);
 	va_end(ap);
-	if (HK_OPT(misuse) == HK_MISUSE_ABORT)
+	if (__atomic_load_n(&hk_log_misuse, __ATOMIC_RELAXED) == HK_MISUSE_ABORT)
 		abort();
 }
 

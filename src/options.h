@@ -1,7 +1,8 @@
-/* The tunables, in one table (options.c): name, type, bounds, default, and
- * when they may change. Each is set, in increasing precedence, by its
- * built-in default, the configuration file (/etc/hakmem.conf, or the file
- * named by HAKMEM_CONF), the environment (HAKMEM_<NAME>), and hakmem_ctl()
+/* The tunables, in one table (tunables.c): name, type, bounds, default,
+ * when they may change, and what applies a change; read and set here
+ * (options.c). Each is set, in increasing precedence, by its built-in
+ * default, the configuration file (/etc/hakmem.conf, or the file named by
+ * HAKMEM_CONF), the environment (HAKMEM_<NAME>), and hakmem_ctl()
  * ("opt.<name>"). In set-uid/set-gid programs (AT_SECURE) the environment
  * is ignored and only a root-owned file applies.
  *
@@ -11,7 +12,6 @@
 
 #include "common.h"
 
-enum hk_misuse { HK_MISUSE_ABORT, HK_MISUSE_REPORT };
 enum hk_stats_format { HK_STATS_TEXT, HK_STATS_JSON };
 
 /* Room for a text option's value, with its terminating NUL. */
@@ -20,16 +20,6 @@ enum hk_stats_format { HK_STATS_TEXT, HK_STATS_JSON };
 /* Transparent huge pages for SuperSlabs: as the system decides, or
  * madvise(MADV_NOHUGEPAGE) / madvise(MADV_HUGEPAGE) on each. */
 enum hk_thp { HK_THP_DEFAULT, HK_THP_NEVER, HK_THP_ALWAYS };
-
-/* Debug-log subsystems (HAKMEM_LOG=os,superslab,... or all). */
-enum {
-	HK_LOG_OS = 1u << 0,
-	HK_LOG_SUPERSLAB = 1u << 1,
-	HK_LOG_POOL = 1u << 2,
-	HK_LOG_THREAD = 1u << 3,
-	HK_LOG_LARGE = 1u << 4,
-	HK_LOG_CTL = 1u << 5,
-};
 
 struct hk_options {
 	uint64_t superslab_lg;		/* log2 SuperSlab size: 20 or 21 */
@@ -40,7 +30,6 @@ struct hk_options {
 	uint64_t thread_cache;		/* keep a thread's emptied current slabs */
 	uint64_t large_cache;		/* bytes of freed large blocks kept for reuse */
 	uint64_t large_hugepages;	/* ask for huge pages for large mappings */
-	uint64_t misuse;		/* enum hk_misuse */
 	uint64_t hardened;		/* every mechanism of hardened.h */
 	uint64_t canary;		/* enum hk_canary (hardened.h) */
 	uint64_t guard_pages;		/* around large blocks */
@@ -50,7 +39,6 @@ struct hk_options {
 	uint64_t zero_size;		/* malloc(0) in an inaccessible region */
 	uint64_t stats_print;		/* statistics table at exit */
 	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
-	uint64_t log;			/* debug-log subsystems (debug builds) */
 	uint64_t fail_mmap_every;	/* testing: every Nth engine mmap fails; 0 = off */
 	/* Observation (report.c, statpage.c). */
 	uint64_t stats_format;		/* enum hk_stats_format, of every report */
@@ -82,17 +70,25 @@ struct hk_option {
 	const char *name;	/* "trim_interval_ms": ctl "opt.<name>", env HAKMEM_<NAME> */
 	enum hk_opt_type type;
 	enum hk_opt_when when;
+	uint64_t def;		/* the built-in default; HK_OPT_TEXT: def_text */
+	const char *def_text;
 	uint64_t min, max;	/* HK_OPT_U64 */
 	const char *const *words;	/* HK_OPT_WORD: value = index; HK_OPT_LIST: bit */
 	uint64_t *value;	/* HK_OPT_TEXT: its char[HK_OPT_TEXT_SIZE] (cast) */
 	const char *alias;	/* extra environment name, or NULL */
+	/* Applies a change made with hk_option_set (the owning module's
+	 * update function), or NULL; the values read at start-up are applied
+	 * by each module's own start-up. */
+	void (*changed)(void);
 };
 
+/* The table, in tunables.c: above the modules whose functions it names. */
 extern const struct hk_option hk_options[];
 extern const size_t hk_options_count;
 
-/* Read the file and the environment; called once, before the first
- * allocation. Never allocates. */
+/* Set every option to its default, then read the file and the
+ * environment; called once, before the first allocation (hk_opt reads as
+ * zero until then). Never allocates. */
 void hk_options_init(void);
 
 /* Parse text as a value of o. Returns false if it is not one. */
@@ -103,7 +99,7 @@ bool hk_option_parse(const struct hk_option *o, const char *text, size_t len, ui
 const char *hk_option_format(const struct hk_option *o, char *buf, size_t size);
 
 /* Apply a new value (already validated); returns an errno value (EAGAIN
- * when the option can no longer change). Has the option's side effects. */
+ * when the option can no longer change). Calls the option's changed. */
 int hk_option_set(const struct hk_option *o, uint64_t value);
 
 /* Set or read a text option (len bytes, no NUL among them, shorter than

@@ -16,7 +16,7 @@ void *hk_os_map(size_t size, size_t align);
  * fallback). */
 void *hk_os_try_map(size_t size, size_t align);
 
-/* Unmap a whole mapping made by hk_os_map (or resized by hk_os_remap). */
+/* Unmap a whole mapping made by hk_os_map (or resized by hk_os_resize). */
 void hk_os_unmap(void *p, size_t size);
 
 /* Give the pages back to the kernel while keeping the mapping; the next

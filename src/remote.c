@@ -1,7 +1,8 @@
 #include "remote.h"
 
+#include "heap.h"
 #include "log.h"
-#include "tcache.h"
+#include "registry.h"
 
 #define PTR(x) ((hk_block *)((x) & ~HK_XTF_STATE))
 

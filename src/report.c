@@ -7,20 +7,80 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "init.h"
+#include "large.h"
 #include "log.h"
+#include "meta.h"
 #include "os.h"
 #include "pool.h"
 #include "size_class.h"
-#include "stats.h"
+#include "superslab.h"
+#include "thread.h"
 
 _Static_assert(HK_NCLASSES <= HK_STATPAGE_MAX_CLASSES, "the page holds every class");
+
+/* Reads a slab's used count while its owner may change it: the figure is
+ * a snapshot, exact only when the program is quiet. */
+static void count_slab(const hk_slab *s, void *arg)
+{
+	struct hk_stats_snapshot *snap = arg;
+	uint32_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED) -
+			__atomic_load_n(&s->pinned, __ATOMIC_RELAXED);
+	snap->class_blocks[s->cls] += used;
+	snap->class_slabs[s->cls]++;
+	snap->allocated += (uint64_t)used * s->block_size;
+	/* Pages up to the bump pointer have been handed out, so touched. */
+	const char *bump = __atomic_load_n(&s->bump, __ATOMIC_RELAXED);
+	const char *base = (const char *)((uintptr_t)s->start & ~(HK_SLOT_SIZE - 1));
+	if (bump > base)
+		snap->resident += hk_align_up((size_t)(bump - base), HK_PAGE_SIZE);
+	if (atomic_load_explicit(&s->xtf, memory_order_relaxed) & ~HK_XTF_STATE)
+		snap->remote_pending++;
+}
+
+uint64_t hk_report_refresh(void)
+{
+	struct hk_stats_snapshot fresh = { 0 };
+	hk_pool_each_slab(count_slab, &fresh);
+	uint64_t large = hk_stats_get(&hk_gstats.large_bytes);
+	uint64_t large_headers = hk_stats_get(&hk_gstats.large_live) * HK_LARGE_HEADER;
+	uint64_t engine = hk_stats_get(&hk_gstats.ss_live) *
+			  hk_align_up(sizeof(hk_superslab), HK_PAGE_SIZE) +
+			  hk_meta_mapped_bytes();
+	uint64_t dirty, purged;
+	hk_pool_counts(&dirty, &purged);
+	fresh.allocated += large;
+	fresh.metadata = engine + large_headers;
+	/* Large headers lie in the large mappings, already counted. */
+	fresh.resident += dirty + large + hk_stats_get(&hk_gstats.large_cached) + engine;
+	return hk_stats_publish(&fresh);
+}
+
+void hk_report_snapshot(struct hk_stats_snapshot *out)
+{
+	if (!hk_stats_latest(out)) {
+		hk_report_refresh();
+		hk_stats_latest(out);
+	}
+}
+
+uint64_t hk_report_local_frees(void)
+{
+	return hk_thread_sum(offsetof(hk_heap, local_frees));
+}
+
+uint64_t hk_report_remote_frees(void)
+{
+	return hk_thread_sum(offsetof(hk_heap, remote_frees)) +
+	       hk_stats_get(&hk_gstats.remote_frees);
+}
 
 void hk_report_collect(struct hk_figures *f, bool refresh)
 {
 	struct hk_stats_snapshot s;
 	if (refresh)
-		hk_stats_refresh();
-	hk_stats_snapshot(&s);
+		hk_report_refresh();
+	hk_report_snapshot(&s);
 	memset(f, 0, sizeof *f);
 	f->epoch = s.epoch;
 	f->allocated = s.allocated;
@@ -36,14 +96,24 @@ void hk_report_collect(struct hk_figures *f, bool refresh)
 	f->large_live = hk_stats_get(&hk_gstats.large_live);
 	f->large_bytes = hk_stats_get(&hk_gstats.large_bytes);
 	f->large_cached = hk_stats_get(&hk_gstats.large_cached);
-	f->frees_local = hk_stats_local_frees();
-	f->frees_remote = hk_stats_remote_frees();
+	f->frees_local = hk_report_local_frees();
+	f->frees_remote = hk_report_remote_frees();
 	f->nclasses = HK_NCLASSES;
 	for (unsigned c = 0; c < HK_NCLASSES; c++) {
 		f->classes[c].size = hk_class_size(c);
 		f->classes[c].blocks = s.class_blocks[c];
 		f->classes[c].slabs = s.class_slabs[c];
 	}
+}
+
+static void collect_fresh(struct hk_figures *f)
+{
+	hk_report_collect(f, true);
+}
+
+void hk_report_publish(struct hk_figures *f)
+{
+	hk_statpage_publish(collect_fresh, f);
 }
 
 /* Output to a buffer (fd < 0: what does not fit is counted, not written)
@@ -145,7 +215,7 @@ size_t hk_report_json(char *buf, size_t size)
 void hk_report_print(int fd)
 {
 	struct hk_figures f;
-	hk_statpage_publish(&f);
+	hk_report_publish(&f);
 	struct sink k = { .fd = fd };
 	text(&k, &f);
 	flush(&k);
@@ -179,7 +249,7 @@ static bool report_path(char *path, size_t size)
 static void report(void)
 {
 	struct hk_figures f;
-	hk_statpage_publish(&f);
+	hk_report_publish(&f);
 	bool as_json = HK_OPT(stats_format) == HK_STATS_JSON;
 	char path[HK_OPT_TEXT_SIZE + 32], tmp[sizeof path + 8];
 	struct sink k = { .fd = 2 };
@@ -222,7 +292,14 @@ void hk_report_tick(void)
 	struct hk_statpage *p = __atomic_load_n(&hk_statpage, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&p->request, __ATOMIC_RELAXED) !=
 	    __atomic_load_n(&p->served, __ATOMIC_RELAXED))
-		hk_statpage_publish(NULL);
+		hk_report_publish(NULL);
+}
+
+/* The statistics page is made at start-up, once the options are read. */
+__attribute__((constructor)) static void report_at_start(void)
+{
+	hk_global_init();
+	hk_statpage_init();
 }
 
 __attribute__((destructor)) static void report_at_exit(void)

@@ -14,12 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "init.h"
 #include "lock.h"
 #include "log.h"
 #include "options.h"
 #include "os.h"
-#include "report.h"
 
 /* The descriptor is moved to the lowest free number from here: out of the
  * way of programs that expect their first open() to return 3, and under
@@ -132,13 +130,13 @@ void hk_statpage_update(void)
 	hk_unlock(&page_lock);
 }
 
-void hk_statpage_publish(struct hk_figures *out)
+void hk_statpage_publish(void (*collect)(struct hk_figures *), struct hk_figures *out)
 {
 	struct hk_figures f;
 	hk_lock(&page_lock);
 	struct hk_statpage *p = hk_statpage;
 	uint64_t req = __atomic_load_n(&p->request, __ATOMIC_RELAXED);
-	hk_report_collect(&f, true);
+	collect(&f);
 	uint64_t seq = __atomic_load_n(&p->seq, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->seq, seq + 1, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_release);
@@ -197,9 +195,8 @@ static void fork_child(void)
 	page_fd = -1;
 }
 
-__attribute__((constructor)) static void statpage_init(void)
+void hk_statpage_init(void)
 {
-	hk_global_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	hk_statpage_update();
 }

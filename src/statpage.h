@@ -75,8 +75,14 @@ extern struct hk_statpage *hk_statpage;
 /* Make or remove the page, as opt.stats_page says. */
 void hk_statpage_update(void);
 
-/* Refresh the snapshot, collect the figures (report.c) into f if not
- * NULL, and write them to the page; answers any pending request. */
-void hk_statpage_publish(struct hk_figures *f);
+/* Register the fork handlers and make the page if opt.stats_page says so;
+ * called once at start-up, after the options are read (report.c). */
+void hk_statpage_init(void);
+
+/* Collect the figures with collect (report.c: a fresh snapshot), under
+ * the page's lock so that publications do not overtake each other, into
+ * f if not NULL, and write them to the page; answers any pending
+ * request. */
+void hk_statpage_publish(void (*collect)(struct hk_figures *), struct hk_figures *f);
 
 #endif

@@ -1,8 +1,10 @@
 /* Counters. Process-wide ones change on slow paths only (a SuperSlab or a
  * large mapping comes or goes); per-thread ones live in the thread heap
- * and are summed when read, so counting never shares a cache line
- * between threads. Figures that need a walk over every slab (bytes and
- * blocks in use per class) come from a snapshot taken at each "epoch". */
+ * and are summed when read (report.h), so counting never shares a cache
+ * line between threads. Figures that need a walk over every slab (bytes
+ * and blocks in use per class) come from a snapshot taken at each "epoch"
+ * (report.c walks; the latest snapshot is kept here). Nothing here calls
+ * another module: the engine counts into it from below. */
 #ifndef HK_STATS_H
 #define HK_STATS_H
 
@@ -34,8 +36,9 @@ HK_INLINE void hk_stats_bump(_Atomic uint64_t *c)
 			      memory_order_relaxed);
 }
 
-void hk_stats_superslab_created(size_t size);
-void hk_stats_superslab_released(size_t size);
+/* A SuperSlab was mapped, or unmapped. */
+void hk_stats_superslab_created(void);
+void hk_stats_superslab_released(void);
 
 struct hk_stats_snapshot {
 	uint64_t epoch;
@@ -52,18 +55,16 @@ struct hk_stats_snapshot {
 	uint64_t class_slabs[HK_NCLASSES];
 };
 
-/* Take a new snapshot; returns its epoch. */
-uint64_t hk_stats_refresh(void);
+/* Keep fresh as the latest snapshot, under the next epoch, which it sets
+ * in fresh and returns. */
+uint64_t hk_stats_publish(struct hk_stats_snapshot *fresh);
 
-/* Copy of the latest snapshot (taken on first use if there is none). */
-void hk_stats_snapshot(struct hk_stats_snapshot *out);
+/* Copy of the latest snapshot; false (epoch 0) if none was published. */
+bool hk_stats_latest(struct hk_stats_snapshot *out);
 
-uint64_t hk_stats_local_frees(void);
-uint64_t hk_stats_remote_frees(void);
-
+/* The snapshot's lock across fork() (thread.c's handlers). */
 void hk_stats_fork_prepare(void);
 void hk_stats_fork_parent(void);
 void hk_stats_fork_child(void);
-
 
 #endif

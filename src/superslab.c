@@ -41,7 +41,7 @@ hk_superslab *hk_superslab_create(unsigned shift)
 	uint32_t all = ss->nslots == 32 ? ~(uint32_t)0 : ((uint32_t)1 << ss->nslots) - 1;
 	ss->free_mask = all & ~(uint32_t)1;
 	ss->clean_mask = ss->free_mask;
-	hk_stats_superslab_created(size);
+	hk_stats_superslab_created();
 	HK_DEBUG(HK_LOG_SUPERSLAB, "created %p (%zu KiB)", (void *)ss, size >> 10);
 	return ss;
 }
@@ -50,6 +50,6 @@ void hk_superslab_destroy(hk_superslab *ss)
 {
 	size_t size = (size_t)1 << ss->shift;
 	hk_os_unmap(ss, size);
-	hk_stats_superslab_released(size);
+	hk_stats_superslab_released();
 	HK_DEBUG(HK_LOG_SUPERSLAB, "released %p", (void *)ss);
 }

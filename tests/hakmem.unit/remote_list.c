@@ -10,7 +10,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 
-#include "options.h"
+#include "log.h"
 #include "remote.h"
 #include "size_class.h"
 #include "slab.h"
@@ -162,7 +162,7 @@ static void refused(void)
 	      hk_output_matches(c.err, "double free"),
 	      "misuse=abort: the message names a double free and the block (stderr: %.200s)", c.err);
 
-	__atomic_store_n(&hk_opt.misuse, HK_MISUSE_REPORT, __ATOMIC_RELAXED);
+	__atomic_store_n(&hk_log_misuse, HK_MISUSE_REPORT, __ATOMIC_RELAXED);
 	for (int kind = 0; kind < 2; kind++) {
 		const char *what = kind == 0 ? "a block with the local key" : "a pointer inside a block";
 		fresh_slab(16);
@@ -189,7 +189,7 @@ static void refused(void)
 		      "(%u listed, %u of them)", what, listed, before);
 		CHECK(prev->next == NULL, "misuse=report, %s: the list is cut before it", what);
 	}
-	__atomic_store_n(&hk_opt.misuse, HK_MISUSE_ABORT, __ATOMIC_RELAXED);
+	__atomic_store_n(&hk_log_misuse, HK_MISUSE_ABORT, __ATOMIC_RELAXED);
 }
 
 /* Parked (NOTIFY): the first remote free goes to the owner heap's delayed
