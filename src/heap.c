@@ -61,10 +61,7 @@ void hk_heap_reset(hk_heap *h)
 	for (unsigned c = 0; c < HK_NCLASSES; c++) {
 		h->cur[c] = &hk_empty_slab;
 		h->partial[c] = h->full[c] = (hk_slab_list){ NULL, NULL };
-		h->borrowed[c] = NULL;
-		h->nborrowed[c] = h->borrow_room[c] = 0;
 	}
-	h->borrowed_bytes = 0;
 	h->exiting = false;
 	h->remote_since_collect = 0;
 	h->quarantine_len = 0;

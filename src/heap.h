@@ -25,12 +25,6 @@ typedef struct hk_heap {
 	bool exiting;			/* abandoning: do not park slabs */
 	uint32_t remote_since_collect;
 	uint64_t local_frees;		/* fast path; read racily by statistics */
-	/* Blocks of other threads' slabs this thread freed, kept for its own
-	 * next allocations of the class (borrow.h). */
-	hk_block *borrowed[HK_NCLASSES];
-	uint16_t nborrowed[HK_NCLASSES];
-	uint16_t borrow_room[HK_NCLASSES];	/* how many it may keep */
-	size_t borrowed_bytes;
 	/* The quarantine (hardened.h): freed blocks waiting before reuse. */
 	hk_block *quarantine[HK_QUARANTINE_MAX];
 	uint32_t quarantine_len;	/* slots in use */

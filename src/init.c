@@ -6,7 +6,6 @@
 #include <sys/auxv.h>
 #include <sys/random.h>
 
-#include "borrow.h"
 #include "cgroup.h"
 #include "heap.h"
 #include "large.h"
@@ -95,9 +94,8 @@ size_t hk_trim(void)
 bool hk_reclaim(void)
 {
 	hk_heap *h = hk_tls_self;
-	bool held = h->quarantine_len > 0 || h->borrowed_bytes > 0;
-	hk_borrow_flush(h);
-	if (h->quarantine_len)
+	bool held = h->quarantine_len > 0;
+	if (held)
 		hk_quarantine_flush(h);
 	return hk_pool_release_empty() + hk_large_trim() > 0 || held;
 }

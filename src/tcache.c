@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "borrow.h"
 #include "foreign.h"
 #include "init.h"
 #include "large.h"
@@ -273,8 +272,6 @@ static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what)
 		HK_VG_FREELIKE(p);
 		HK_VG_DEFINED(p, sizeof(hk_block));
 	}
-	if (hk_borrow_put(hk_tls_self, s, b))
-		return;
 	b->key = hk_free_key.value;
 	hk_free_block(hk_tls_self, s, b);
 }
@@ -434,12 +431,6 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 			errno = ENOMEM;
 			return NULL;
 		}
-	}
-	hk_block *b = hk_borrow_take(h, cls);
-	if (b) {
-		if (zeroed)
-			*zeroed = false;
-		return b;
 	}
 	hk_heap_collect(h);
 	hk_pool_maybe_purge();

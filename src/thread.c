@@ -3,7 +3,6 @@
 
 #include <pthread.h>
 
-#include "borrow.h"
 #include "hardened.h"
 #include "init.h"
 #include "lock.h"
@@ -68,7 +67,6 @@ static void unpark(hk_heap *h, hk_slab *s)
 
 static void heap_abandon(hk_heap *h)
 {
-	hk_borrow_flush(h);
 	hk_quarantine_flush(h);
 	hk_heap_collect(h);
 	/* No slab asks for delivery to h any more ... */
@@ -134,7 +132,6 @@ void hk_thread_flush(void)
 	hk_heap *h = hk_tls_self;
 	if (h == &hk_empty_heap)
 		return;
-	hk_borrow_flush(h);
 	hk_quarantine_flush(h);
 	hk_heap_collect(h);
 	hk_heap_each_slab(h, flush_slab);

@@ -14,12 +14,4 @@
  * slabs. */
 #define HK_COLLECT_EVERY 64
 
-/* borrow.c: the largest block a thread keeps when it frees a block of
- * another thread's slab (most blocks traded between threads are small,
- * and most of the bytes are in the few large ones), and how many it keeps
- * per class and in all. */
-#define HK_BORROW_MAX_SIZE 4096
-#define HK_BORROW_MAX_BLOCKS 1024
-#define HK_BORROW_MAX_BYTES ((size_t)1 << 20)
-
 #endif

@@ -6,11 +6,10 @@
  *                 frees of other classes, a pause; free(p)
  *   interleaved   free(a); free(b); free(c); free(b)  (b inside the list)
  * and for a few special owners: a block freed by another thread and then
- * by its owner, freed twice by another thread, the same two when the other
- * thread keeps the block for its own allocations (it allocates blocks of
- * the class: borrow.h), a block of a thread that has exited, and a block
- * whose slab went back to the pool after the first free (then the message
- * is "was not returned by malloc (or was already freed)").
+ * by its owner, freed twice by another thread, a block of a thread that
+ * has exited, and a block whose slab went back to the pool after the first
+ * free (then the message is "was not returned by malloc (or was already
+ * freed)").
  *
  * Each case runs twice in a child (hk_expect_misuse): with opt.misuse=abort
  * it must die of SIGABRT, with opt.misuse=report it must go on; both times
@@ -132,60 +131,6 @@ static void remote_twice(void *arg)
 	check_handed_out_once("remote twice", d->size, d->p);
 }
 
-/* A thread that allocates blocks of the class keeps a block of another
- * thread's that it frees (borrow.h): the owner frees it again while it is
- * kept, and the thread's next allocation of the class finds it. */
-struct borrow_ctx {
-	struct dcase *d;
-	pthread_barrier_t bar;
-};
-
-static void *borrower(void *arg)
-{
-	struct borrow_ctx *c = arg;
-	free(hk_launder(malloc(c->d->size)));
-	free(hk_launder(c->d->p));
-	pthread_barrier_wait(&c->bar);
-	pthread_barrier_wait(&c->bar);	/* the owner has freed it again */
-	free(hk_launder(malloc(c->d->size)));
-	return NULL;
-}
-
-static void borrowed_then_owner(void *arg)
-{
-	struct borrow_ctx c = { .d = arg };
-	pthread_t t;
-	pthread_barrier_init(&c.bar, NULL, 2);
-	if (!CHECK(pthread_create(&t, NULL, borrower, &c) == 0,
-		   "borrowed then owner: pthread_create"))
-		return;
-	pthread_barrier_wait(&c.bar);
-	free(hk_launder(c.d->p));
-	pthread_barrier_wait(&c.bar);
-	pthread_join(t, NULL);
-	check_handed_out_once("borrowed then owner", c.d->size, c.d->p);
-}
-
-static void *borrow_twice(void *arg)
-{
-	struct dcase *d = arg;
-	free(hk_launder(malloc(d->size)));
-	free(hk_launder(d->p));
-	free(hk_launder(d->p));
-	return NULL;
-}
-
-static void borrowed_twice(void *arg)
-{
-	struct dcase *d = arg;
-	pthread_t t;
-	if (!CHECK(pthread_create(&t, NULL, borrow_twice, d) == 0,
-		   "borrowed twice: pthread_create"))
-		return;
-	pthread_join(t, NULL);
-	check_handed_out_once("borrowed twice", d->size, d->p);
-}
-
 /* p was allocated by a thread that has exited (before the fork). */
 static void dead_owner(void *arg)
 {
@@ -285,12 +230,6 @@ int main(void)
 				 hk_hex(dc.p));
 		hk_expect_misuse("double free by another thread",
 				 remote_twice, &dc, "double free", hk_hex(dc.p));
-		hk_expect_misuse("double free: kept by another thread, then "
-				 "the owner", borrowed_then_owner, &dc,
-				 "double free", hk_hex(dc.p));
-		hk_expect_misuse("double free by another thread that keeps "
-				 "the block", borrowed_twice, &dc, "double free",
-				 hk_hex(dc.p));
 	}
 	free(dc.p);
 	free(dc.keep);
