@@ -13,6 +13,7 @@
 #include "report.h"
 #include "prof.h"
 #include "stats.h"
+#include "tuning.h"
 #include "vg.h"
 
 /* Whole registry slots (so no other mapping shares the last one), with at
@@ -23,15 +24,6 @@ static size_t map_size_for(size_t offset, size_t size)
 		return 0;
 	return hk_align_up(offset + (size ? size : 1), HK_SLOT_SIZE);
 }
-
-/* A new mapping of at least HK_LARGE_HUGE bytes is aligned to it and,
- * with the option large_hugepages, asked to be backed by transparent huge
- * pages (where the system leaves that to madvise): a program filling a
- * big buffer then takes one page fault per 2 MiB instead of 512, which is
- * most of what a fresh large block costs. Only whole 2 MiB pages inside
- * the mapping are affected, so its tail and smaller blocks keep 4 KiB
- * pages. */
-#define HK_LARGE_HUGE ((size_t)2 << 20)
 
 /* Guard pages (hardened.h): the mapping gets an inaccessible region of
  * map_align bytes (so that the block keeps its alignment) before the
@@ -54,6 +46,13 @@ static void *map_guarded(size_t map_size, size_t map_align, size_t *guard)
 	return l;
 }
 
+/* A new mapping of at least HK_LARGE_HUGE bytes is aligned to it and,
+ * with the option large_hugepages, asked to be backed by transparent huge
+ * pages (where the system leaves that to madvise): a program filling a
+ * big buffer then takes one page fault per 2 MiB instead of 512, which is
+ * most of what a fresh large block costs. Only whole 2 MiB pages inside
+ * the mapping are affected, so its tail and smaller blocks keep 4 KiB
+ * pages. */
 static void *map_fresh(size_t map_size, size_t map_align, size_t *guard)
 {
 	*guard = 0;
@@ -87,8 +86,6 @@ static bool reg_add(hk_large *l, size_t size)
  * most the option large_cache (0 turns the cache off); the oldest entry
  * goes first, and trim empties it. Cached headers carry HK_LARGE_CACHED,
  * so a second free of the block is caught. */
-#define HK_LARGE_CACHE_SLOTS 64
-#define HK_LARGE_CACHE_MIN ((size_t)8 << 20)
 
 static hk_lock_t cache_lock = HK_LOCK_INIT;
 static hk_large *cache[HK_LARGE_CACHE_SLOTS];	/* oldest first */

@@ -1,6 +1,6 @@
 /* The engine's fixed tuning: the compile-time constants that shape its
  * behaviour, in one place. (What an operator may change at run time is an
- * option instead: options.h.) Pool.c's are explained at its Decay. */
+ * option instead: options.h.) Each is explained where it is used. */
 #ifndef HK_TUNING_H
 #define HK_TUNING_H
 
@@ -8,6 +8,12 @@
 #define HK_PRESSURE_CHECK_MS 50
 /* pool.c: resident free slots always allowed under the ceiling (4 MiB). */
 #define HK_PURGE_MIN_SLOTS 64
+
+/* large.c: the huge page size that large_hugepages asks for; how many
+ * freed large mappings the cache holds, and its least byte budget. */
+#define HK_LARGE_HUGE ((size_t)2 << 20)
+#define HK_LARGE_CACHE_SLOTS 64
+#define HK_LARGE_CACHE_MIN ((size_t)8 << 20)
 
 /* tcache.c: remote frees a thread makes between looks at its own
  * delayed list, so that a thread that only frees still recycles its own
