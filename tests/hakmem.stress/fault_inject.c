@@ -12,8 +12,9 @@
  *   - then small blocks of 64 KiB (a new SuperSlab every 24 of them) until
  *     10 have failed: same conditions;
  *   - with the injection off again, after freeing everything and a trim,
- *     stats.mapped and stats.mappings are back to the baseline, and the
- *     function works again.
+ *     stats.mapped and stats.mappings are back to the baseline (but for
+ *     metadata chunks, which are kept for good), and the function works
+ *     again.
  * The child must exit 0, and its stderr must hold exactly one line (naming
  * vm.max_map_count) although many requests failed. */
 /* hakmem-test: timeout 180 */
@@ -21,9 +22,10 @@
 #include "../lib/allocfns.h"
 
 #define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
 
 static uint64_t every;
-static uint64_t base, base_maps;
+static uint64_t base, base_maps, base_meta;
 
 struct node {
 	struct node *next;	/* first: see hk_free_chain() */
@@ -71,8 +73,14 @@ static bool one_function(const struct hk_fn *fn, int calls)
 
 	hk_free_chain(head);
 	hk_action("trim");
-	uint64_t mapped = hk_stat_req("stats.mapped");
-	uint64_t maps = hk_stat_req("stats.mappings");
+	hk_set_u64("epoch", 1);
+	/* Metadata is never given back: a SuperSlab in a new GiB of address
+	 * space takes a registry leaf, and with it perhaps a new chunk (one
+	 * mapping). Where the kernel puts mappings decides that, so it is
+	 * not counted as a leak. */
+	uint64_t meta = hk_stat_req("stats.metadata") - base_meta;
+	uint64_t mapped = hk_stat_req("stats.mapped") - meta;
+	uint64_t maps = hk_stat_req("stats.mappings") - (meta + MiB - 1) / MiB;
 
 	long want = (long)calls / (2 * (long)every);
 	ok &= CHECK(large.bad_err == 0 && small.bad_err == 0,
@@ -123,8 +131,10 @@ static void child(void *arg)
 		free(hk_launder(malloc((size_t)i * 100 + 1)));
 	free(hk_launder(malloc(1 << 20)));
 	hk_action("trim");
+	hk_set_u64("epoch", 1);
 	base = hk_stat_req("stats.mapped");
 	base_maps = hk_stat_req("stats.mappings");
+	base_meta = hk_stat_req("stats.metadata");
 	hk_note("baseline after warm-up and trim: %" PRIu64 " KiB mapped, %"
 		PRIu64 " mappings, %" PRIu64 " SuperSlabs", base >> 10,
 		base_maps, hk_stat_req("stats.superslabs.live"));
