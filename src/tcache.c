@@ -108,8 +108,11 @@ void hk_heap_collect(hk_heap *h)
 
 static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what);
 
-void hk_free_slow(void *p, uintptr_t e)
+void hk_free_slow(void *p)
 {
+	uintptr_t e = hk_registry_lookup(p);
+	if ((e & HK_REG_SLAB) && hk_free_local(p, hk_reg_slab(e), 0))
+		return;
 	int saved = errno;
 	if (HK_UNLIKELY(hk_prof_hooks()))
 		hk_prof_free(p);
