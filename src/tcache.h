@@ -23,7 +23,8 @@ struct hk_large;
  * zeroed, when not NULL, is set to whether the block is known to read as
  * zero. */
 void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool *zeroed);
-void hk_free_slow(void *p);
+/* s: p's slot descriptor from the SuperSlab map, or NULL. */
+void hk_free_slow(void *p, hk_slab *s);
 
 /* The allocation path of hardened mode, for any size, recording the kind
  * of allocation (enum hk_kind) when small canaries are on. */
@@ -98,19 +99,29 @@ HK_INLINE bool hk_free_local(void *p, hk_slab *s, size_t size)
 	return false;
 }
 
+/* The registry entry of p (hk_registry_lookup), given s, p's slot
+ * descriptor from the SuperSlab map or NULL: a slot that starts a slab in
+ * use needs no lookup. */
+HK_INLINE uintptr_t hk_free_entry(const void *p, hk_slab *s)
+{
+	return s && s->block_size ? (uintptr_t)s | HK_REG_SLAB : hk_registry_lookup(p);
+}
+
 /* Any pointer (NULL too: the slow path takes it). The slot descriptor
  * from the SuperSlab map (one load), then the owner, block-start and
- * double-free tests, the push and the counts: 44 instructions through the
- * ret (objdump -d of free in a build of tools/run-tests; 46 when the
- * registry's two loads found the slab). With malloc and the loop, 77 per
- * pair: callgrind of bench/tightloop --size 64. A block in a slot other than the first
+ * double-free tests, the push and the counts: 41 instructions on the way
+ * to the ret (objdump -d of free in a build of tools/run-tests; 44 when
+ * the registry's two loads found the slab). With malloc and the loop, 78
+ * per pair (77 with the registry: the map saves a dependent load, not
+ * instructions): callgrind of bench/tightloop --size 64. A block in a slot other than the first
  * of its slab (slabs of 10 KiB blocks and up), of a 1 MiB SuperSlab, or
  * not small goes to the slow path, which finds it through the registry. */
 HK_INLINE void hk_free_fast(void *p)
 {
-	if (HK_LIKELY(hk_free_local(p, hk_superslab_slot(p), 0)))
+	hk_slab *s = hk_superslab_slot(p);
+	if (HK_LIKELY(hk_free_local(p, s, 0)))
 		return;
-	hk_free_slow(p);
+	hk_free_slow(p, s);
 }
 
 #endif
