@@ -13,7 +13,9 @@
  * the block's mask, a per-process secret mixed with the block's address:
  * a trailer copied from another block, or written by a program that read
  * one, does not fit. The low 16 bits must come back as the tag, so an
- * overflow of even one byte into the trailer is caught. The pattern's
+ * overflow of even one byte into the trailer is caught, unless it writes
+ * the very byte stored there, which for the tag's bytes is never below
+ * 128 (trailer_mask). The pattern's
  * bytes are the mask's bytes with the top bit set (so a byte at address a
  * is byte a % 8 of one word, and the pattern is written and compared a
  * word at a time): never 0, nor 1, nor ASCII, the values an overflow most
@@ -27,6 +29,16 @@
 static uint64_t mask_of(uintptr_t seed)
 {
 	return hk_free_key.canary ^ ((uint64_t)seed * 0x9e3779b97f4a7c15ull);
+}
+
+/* The trailer's mask: the block's mask, but for the tag's two bytes (the
+ * first an overflow reaches), which it makes be stored with their top bits
+ * set, as the pattern's are: a byte of 0, 1 or ASCII written over them
+ * always changes them. */
+static uint64_t trailer_mask(uintptr_t seed)
+{
+	uint64_t m = mask_of(seed);
+	return (m & ~(uint64_t)0xffff) | (((m | 0x8080) ^ TRAILER_TAG) & 0xffff);
 }
 
 static uint64_t pattern_of(uintptr_t seed)
@@ -86,17 +98,17 @@ void hk_canary_seal(void *b, size_t bs, size_t n, unsigned kind)
 {
 	hk_canary_fill((char *)b + n, pattern_len(bs, n), (uintptr_t)b);
 	*trailer(b, bs) = (((uint64_t)n << 24) | ((uint64_t)kind << 16) | TRAILER_TAG) ^
-			  mask_of((uintptr_t)b);
+			  trailer_mask((uintptr_t)b);
 }
 
 void hk_canary_seal_free(void *b, size_t bs)
 {
-	*trailer(b, bs) = ((uint64_t)HK_KIND_FREE << 16 | TRAILER_TAG) ^ mask_of((uintptr_t)b);
+	*trailer(b, bs) = ((uint64_t)HK_KIND_FREE << 16 | TRAILER_TAG) ^ trailer_mask((uintptr_t)b);
 }
 
 bool hk_canary_read(const void *b, size_t bs, size_t *n, unsigned *kind)
 {
-	uint64_t x = *trailer(b, bs) ^ mask_of((uintptr_t)b);
+	uint64_t x = *trailer(b, bs) ^ trailer_mask((uintptr_t)b);
 	*n = (size_t)(x >> 24);
 	*kind = (unsigned)(x >> 16) & 0xff;
 	return (x & 0xffff) == TRAILER_TAG && *kind <= HK_KIND_NEW_ARRAY &&

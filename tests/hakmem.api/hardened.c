@@ -47,6 +47,40 @@ static int child(const char *mode)
 		char *p = hk_launder(malloc(24));
 		((volatile char *)p)[24] = 1;	/* not a dead store before free() */
 		free(p);
+	} else if (!strcmp(mode, "overflow-each")) {
+		/* One-byte overflows in report mode, of every value below 128
+		 * over 8 blocks that follow each other (a block's mask, and
+		 * so its stored trailer, depends on its address): all 1,024
+		 * are reported, since the trailer's first bytes are never
+		 * stored below 128. The reports go to a file, counted here
+		 * (an unchanged trailer would be reported, if at all, as an
+		 * underflow of the block after it). */
+		char path[] = "/tmp/hakmem-hardened-XXXXXX";
+		int fd = mkstemp(path);
+		if (fd < 0 || hk_set_str("opt.misuse", "report") != 0)
+			return 2;
+		unlink(path);
+		dup2(fd, 2);
+		for (int v = 0; v < 128; v++) {
+			char *q[8];
+			for (int k = 0; k < 8; k++) {
+				q[k] = hk_launder(malloc(24));
+				((volatile char *)q[k])[24] = (char)v;
+			}
+			for (int k = 0; k < 8; k++)
+				free(q[k]);
+		}
+		static char buf[1 << 18];
+		ssize_t n, got = 0;
+		long reports = 0;
+		lseek(fd, 0, SEEK_SET);
+		while (got < (ssize_t)sizeof buf - 1 &&
+		       (n = read(fd, buf + got, sizeof buf - 1 - (size_t)got)) > 0)
+			got += n;
+		buf[got] = '\0';
+		for (char *s = buf; (s = strstr(s, "heap overflow: the trailer after")); s++)
+			reports++;
+		printf("reports=%ld\n", reports);
 	} else if (!strcmp(mode, "work")) {
 		void *v[1000];
 		for (int round = 0; round < 50; round++) {
@@ -108,6 +142,12 @@ int main(int argc, char **argv)
 	      "canary = all: an overflow is caught after the profiler was switched on and off "
 	      "(status %d)\n%s",
 	      r.status, r.err);
+
+	run(&r, exe, "overflow-each", "HAKMEM_CANARY=all");
+	CHECK(WIFEXITED(r.status) && strstr(r.out, "reports=1024\n"),
+	      "canary = all: a one-byte overflow of any value below 128 is reported, over blocks "
+	      "at 8 addresses (status %d, %s)",
+	      r.status, r.out);
 
 	run(&r, exe, "work", "HAKMEM_HARDENED=1");
 	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.out, "hardened=1") &&
