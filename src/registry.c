@@ -45,6 +45,10 @@ void hk_registry_set(const void *base, size_t size, uintptr_t value)
 	for (uintptr_t s = first; s <= last; s++) {
 		_Atomic uintptr_t *leaf = atomic_load_explicit(
 			&hk_reg_top[s >> HK_REG_LEAF_BITS], memory_order_relaxed);
+		/* Only when clearing (a set needs its leaves prepared): a
+		 * failed prepare may have stopped before this leaf. */
+		if (!leaf)
+			continue;
 		atomic_store_explicit(&leaf[s & ((1u << HK_REG_LEAF_BITS) - 1)], value,
 				      memory_order_release);
 	}

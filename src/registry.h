@@ -48,7 +48,9 @@ HK_INLINE uintptr_t hk_registry_lookup(const void *p)
 bool hk_registry_prepare(const void *base, size_t size);
 
 /* Set the entries of every slot in [base, base+size) (prepared) to value;
- * 0 clears them. */
+ * 0 clears them, and clearing needs no preparing: a range whose prepare
+ * failed part way (a leaf could not be mapped) is cleared where it has
+ * leaves. */
 void hk_registry_set(const void *base, size_t size, uintptr_t value);
 
 void hk_registry_fork_prepare(void);

@@ -2,7 +2,8 @@
  * address space, in leaves of 2^14 slots. Entries at the lowest and the
  * highest slot it covers, across a leaf boundary, around a set range (the
  * slots next to it stay 0), for unaligned ranges; addresses at or beyond
- * 2^47 and NULL are never found, however their low bits read; clearing.
+ * 2^47 and NULL are never found, however their low bits read; clearing, also of a
+ * range whose second leaf was never prepared (a failed large mapping).
  * Only the addresses are used: lookup never reads the memory. */
 #include "check.h"
 
@@ -119,6 +120,17 @@ static void unprepared(void)
 	uintptr_t far = 5 * LEAF_SPAN + 7 * SLOT;
 	CHECK(atomic_load(&hk_reg_top[5]) == NULL, "an address range nobody prepared has no leaf");
 	expect(far, 0, "an address in a leaf that does not exist is not found");
+
+	/* A range across leaves 5 and 6 of which only 5 was prepared, as
+	 * when a large mapping's prepare failed at its second leaf: clearing
+	 * it (the failure path) must not touch leaf 6. */
+	uintptr_t edge = 6 * LEAF_SPAN - 2 * SLOT;
+	CHECK(hk_registry_prepare(ptr(edge), SLOT), "prepare the first slot of a range across a leaf boundary");
+	CHECK(atomic_load(&hk_reg_top[6]) == NULL, "the second leaf of that range does not exist");
+	hk_registry_set(ptr(edge), SLOT, 0xd0);
+	hk_registry_set(ptr(edge), 5 * SLOT, 0);
+	expect(edge, 0, "clearing a range with a missing leaf clears the slots of the leaf it has");
+	CHECK(atomic_load(&hk_reg_top[6]) == NULL, "clearing does not make the missing leaf");
 }
 
 int main(void)
