@@ -92,9 +92,12 @@ HK_INLINE void *op_new(size_t size, size_t align, enum hk_kind kind, bool nothro
 
 /* A sized delete the fast path did not take. Out of line, so that the
  * fast path saves no registers for it. */
-HK_NOINLINE static void delete_slow(void *p, uintptr_t e, size_t size, enum hk_kind kind,
+HK_NOINLINE static void delete_slow(void *p, hk_slab *s, size_t size, enum hk_kind kind,
 				    const char *what)
 {
+	uintptr_t e = hk_free_entry(p, s);
+	if ((e & HK_REG_SLAB) && hk_reg_slab(e) != s && hk_free_local(p, hk_reg_slab(e), size))
+		return;
 	if (!size || hk_free_size_ok(p, size, what))
 		hk_free_kind(p, e, kind, what);
 }
@@ -109,10 +112,10 @@ HK_INLINE void op_delete(void *p, size_t size, size_t align, enum hk_kind kind)
 	const char *what = kind == HK_KIND_NEW_ARRAY ? "operator delete[]" : "operator delete";
 	if (align && !hk_free_align_ok(p, align, what))
 		return;
-	uintptr_t e = hk_registry_lookup(p);
-	if (HK_LIKELY(hk_free_local(p, e, size)))
+	hk_slab *s = hk_superslab_slot(p);
+	if (HK_LIKELY(hk_free_local(p, s, size)))
 		return;
-	delete_slow(p, e, size, kind, what);
+	delete_slow(p, s, size, kind, what);
 }
 
 /* The operators, under their mangled names: std::size_t is size_t,

@@ -107,7 +107,7 @@
  * hk_tcache_alloc (tcache.h) -> do_alloc's fast path
  *   ANCHOR tcache.h: s->used++;
  * hk_free_fast (tcache.h) -> free_begin
- *   ANCHOR tcache.h: if (HK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
+ *   ANCHOR tcache.h: if (HK_LIKELY(s && atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
  *   ANCHOR tcache.h: if (HK_UNLIKELY(--s->used == 0))
  * hk_heap_move, hk_slab_unpin, hk_slab_emptied (heap.c) -> where/s_ofull updates, UNPIN_BODY, slab_emptied
  *   ANCHOR heap.c: atomic_store_explicit(&s->owner, owner, memory_order_release);

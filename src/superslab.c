@@ -25,6 +25,19 @@ static void apply_thp(hk_superslab *ss, size_t size)
 	errno = saved;
 }
 
+_Atomic uint64_t hk_ss_map[HK_SS_MAP_WORDS];
+
+/* Set or clear the map's bit of ss (a 2 MiB SuperSlab). */
+static void map_bit(const hk_superslab *ss, bool on)
+{
+	uintptr_t r = (uintptr_t)ss >> HK_SS_SHIFT_MAX;
+	uint64_t bit = (uint64_t)1 << (r & 63);
+	if (on)
+		atomic_fetch_or_explicit(&hk_ss_map[r >> 6], bit, memory_order_release);
+	else
+		atomic_fetch_and_explicit(&hk_ss_map[r >> 6], ~bit, memory_order_release);
+}
+
 hk_superslab *hk_superslab_create(unsigned shift)
 {
 	size_t size = (size_t)1 << shift;
@@ -41,6 +54,8 @@ hk_superslab *hk_superslab_create(unsigned shift)
 	uint32_t all = ss->nslots == 32 ? ~(uint32_t)0 : ((uint32_t)1 << ss->nslots) - 1;
 	ss->free_mask = all & ~(uint32_t)1;
 	ss->clean_mask = ss->free_mask;
+	if (shift == HK_SS_SHIFT_MAX)
+		map_bit(ss, true);
 	hk_stats_superslab_created();
 	HK_DEBUG(HK_LOG_SUPERSLAB, "created %p (%zu KiB)", (void *)ss, size >> 10);
 	return ss;
@@ -49,6 +64,8 @@ hk_superslab *hk_superslab_create(unsigned shift)
 void hk_superslab_destroy(hk_superslab *ss)
 {
 	size_t size = (size_t)1 << ss->shift;
+	if (ss->shift == HK_SS_SHIFT_MAX)
+		map_bit(ss, false);
 	hk_os_unmap(ss, size);
 	hk_stats_superslab_released();
 	HK_DEBUG(HK_LOG_SUPERSLAB, "released %p", (void *)ss);

@@ -108,8 +108,13 @@ void hk_heap_collect(hk_heap *h)
 
 static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what);
 
-void hk_free_slow(void *p, uintptr_t e)
+void hk_free_slow(void *p, hk_slab *s)
 {
+	uintptr_t e = hk_free_entry(p, s);
+	/* A block in a slot that does not start its slab: the fast path
+	 * could not see its slab. */
+	if ((e & HK_REG_SLAB) && hk_reg_slab(e) != s && hk_free_local(p, hk_reg_slab(e), 0))
+		return;
 	int saved = errno;
 	if (HK_UNLIKELY(hk_prof_hooks()))
 		hk_prof_free(p);
