@@ -229,6 +229,22 @@ static void free_hardened(hk_slab *s, hk_block *b, unsigned kind, const char *wh
 	}
 }
 
+/* hk_hard_slow(), read from the options once they are fixed, which is
+ * when the first SuperSlab is mapped (HK_OPT_BEFORE_USE): the slow paths
+ * ask on every call, and a thread that only frees (a consumer of blocks
+ * other threads allocate) takes them for every free. */
+static bool hard_slow(void)
+{
+	static _Atomic signed char known = -1;
+	signed char v = atomic_load_explicit(&known, memory_order_relaxed);
+	if (HK_LIKELY(v >= 0))
+		return v;
+	v = hk_hard_slow();
+	if (hk_stats_get(&hk_gstats.ss_created))
+		atomic_store_explicit(&known, v, memory_order_relaxed);
+	return v;
+}
+
 /* The key word of a block the program may never have written: under
  * memcheck, read without making it report an uninitialised value. */
 static uintptr_t key_of(const hk_block *b)
@@ -267,7 +283,7 @@ static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what)
 		hk_report_double_free(what, p);
 		return;
 	}
-	if (HK_UNLIKELY(hk_hard_slow())) {
+	if (HK_UNLIKELY(hard_slow())) {
 		free_hardened(s, b, kind, what);
 		return;
 	}
@@ -368,7 +384,7 @@ void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool
 	/* The options must be read before the first block is made: a block
 	 * made without its canary would later be found broken. */
 	hk_global_init();
-	if (HK_UNLIKELY(hk_hard_slow()))
+	if (HK_UNLIKELY(hard_slow()))
 		return hk_hardened_alloc(size, align, kind, zeroed);
 	return small_alloc(cls, zeroed);
 }
