@@ -112,8 +112,9 @@ struct hk_free_key {
 } __attribute__((aligned(HK_CACHELINE)));
 extern struct hk_free_key hk_free_key;
 
-/* Is p the start of a block of s that was handed out at some time? (p is
- * any pointer into s's slots.) With inv = ceil(2^48 / block_size), off is
+/* Is p the start of a block of s that was bumped at some time (handed
+ * out, or put on the free list by hk_slab_carve)? (p is any pointer into
+ * s's slots.) With inv = ceil(2^48 / block_size), off is
  * a multiple of block_size exactly when the low 48 bits of off * inv are
  * below inv (off < 2^19, block_size <= 2^17: the error terms stay under
  * inv). Multiplying by inv16 = inv << 16 keeps just those 48 bits, at the
@@ -172,6 +173,30 @@ HK_INLINE hk_block *hk_slab_bump(hk_slab *s)
 	__atomic_store_n(&s->bump, s->bump + s->block_size, __ATOMIC_RELAXED);
 	s->bumpx ^= (uintptr_t)b;
 	return b;
+}
+
+/* Put never-used blocks, as many as fit in max_bytes (and s has), on s's
+ * free list, which must be empty (owner only). They are written (link
+ * and key), so they no longer read as zero. */
+HK_INLINE void hk_slab_carve(hk_slab *s, size_t max_bytes)
+{
+	size_t bs = s->block_size, n = max_bytes / bs, room = (size_t)(s->end - s->bump) / bs;
+	if (n > room)
+		n = room;
+	if (!n)
+		return;
+	char *first = s->bump;
+	uintptr_t x = 0;
+	for (size_t i = 0; i < n; i++) {
+		hk_block *b = (hk_block *)(first + i * bs);
+		b->next = i + 1 < n ? (hk_block *)(first + (i + 1) * bs) : NULL;
+		b->key = hk_free_key.value;
+		x ^= (uintptr_t)b;
+	}
+	__atomic_store_n(&s->bump, first + n * bs, __ATOMIC_RELAXED);
+	s->bumpx ^= x;
+	s->xsum ^= x;
+	s->free = (hk_block *)first;
 }
 
 /* Put b, freed, on s's free list (owner only; used is the caller's). */

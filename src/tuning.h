@@ -19,5 +19,9 @@
  * delayed list, so that a thread that only frees still recycles its own
  * slabs. */
 #define HK_COLLECT_EVERY 64
+/* tcache.c: never-used bytes of a slab put on its free list at once when
+ * the list runs dry, rather than one block per call of the slow path (in
+ * a slab whose blocks read as zero, no more than the rest of the page). */
+#define HK_CARVE_BYTES 4096
 
 #endif
