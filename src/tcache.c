@@ -331,10 +331,12 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
 		/* So that the next allocations take the fast path, which
 		 * takes only from the free list. In a slab whose blocks read
 		 * as zero, only those on the page b starts to use: no page
-		 * is made resident before it is needed. */
+		 * is made resident before it is needed. Not in the checked
+		 * paths, whose free blocks are sealed or zeroed one by one. */
 		uintptr_t page_end = ((uintptr_t)b | (HK_PAGE_SIZE - 1)) + 1;
-		hk_slab_carve(s, !s->clean ? HK_CARVE_BYTES
-			      : page_end > (uintptr_t)s->bump ? page_end - (uintptr_t)s->bump : 0);
+		if (!hard_slow())
+			hk_slab_carve(s, !s->clean ? HK_CARVE_BYTES
+				      : page_end > (uintptr_t)s->bump ? page_end - (uintptr_t)s->bump : 0);
 	}
 	s->used++;
 	return b;
