@@ -95,8 +95,8 @@ HK_INLINE void *op_new(size_t size, size_t align, enum hk_kind kind, bool nothro
 HK_NOINLINE static void delete_slow(void *p, hk_slab *s, size_t size, enum hk_kind kind,
 				    const char *what)
 {
-	uintptr_t e = hk_free_entry(p, s);
-	if ((e & HK_REG_SLAB) && hk_reg_slab(e) != s && hk_free_local(p, hk_reg_slab(e), size))
+	uintptr_t e;
+	if (hk_free_local_later(p, s, size, &e))
 		return;
 	if (!size || hk_free_size_ok(p, size, what))
 		hk_free_kind(p, e, kind, what);

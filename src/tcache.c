@@ -110,10 +110,8 @@ static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what);
 
 void hk_free_slow(void *p, hk_slab *s)
 {
-	uintptr_t e = hk_free_entry(p, s);
-	/* A block in a slot that does not start its slab: the fast path
-	 * could not see its slab. */
-	if ((e & HK_REG_SLAB) && hk_reg_slab(e) != s && hk_free_local(p, hk_reg_slab(e), 0))
+	uintptr_t e;
+	if (hk_free_local_later(p, s, 0, &e))
 		return;
 	int saved = errno;
 	if (HK_UNLIKELY(hk_prof_hooks()))
@@ -333,10 +331,11 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
 		 * as zero, only those on the page b starts to use: no page
 		 * is made resident before it is needed. Not in the checked
 		 * paths, whose free blocks are sealed or zeroed one by one. */
-		uintptr_t page_end = ((uintptr_t)b | (HK_PAGE_SIZE - 1)) + 1;
-		if (!hard_slow())
+		if (!hard_slow()) {
+			uintptr_t page_end = ((uintptr_t)b | (HK_PAGE_SIZE - 1)) + 1;
 			hk_slab_carve(s, !s->clean ? HK_CARVE_BYTES
 				      : page_end > (uintptr_t)s->bump ? page_end - (uintptr_t)s->bump : 0);
+		}
 	}
 	s->used++;
 	return b;

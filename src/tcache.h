@@ -107,6 +107,15 @@ HK_INLINE uintptr_t hk_free_entry(const void *p, hk_slab *s)
 	return s && s->block_size ? (uintptr_t)s | HK_REG_SLAB : hk_registry_lookup(p);
 }
 
+/* For the free slow paths, given s as hk_free_fast found it: sets *e to
+ * p's registry entry and frees p locally after all if it is a block of a
+ * slot other than its slab's first, which the map could not show. */
+HK_INLINE bool hk_free_local_later(void *p, hk_slab *s, size_t size, uintptr_t *e)
+{
+	*e = hk_free_entry(p, s);
+	return (*e & HK_REG_SLAB) && hk_reg_slab(*e) != s && hk_free_local(p, hk_reg_slab(*e), size);
+}
+
 /* Any pointer (NULL too: the slow path takes it). The slot descriptor
  * from the SuperSlab map (one load), then the owner, block-start and
  * double-free tests, the push and the counts: 41 instructions on the way
