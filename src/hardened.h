@@ -2,16 +2,15 @@
  * paths, each an option of its own (options.h) so that an operator can
  * pick, and all of them on with hardened = 1:
  *
- *   canary        slab blocks (canary = all; canary = medium, the
- *                 default: those of the classes above HK_TINY_MAX but
- *                 the largest): the
- *                 request size and a trailer word at the end of the
- *                 block, the bytes after the request (up to 64) a
- *                 pattern; checked at free, with the trailer of the block
- *                 before (an underflow of this block writes there).
- *                 Large blocks (canary = large, medium or all): the same
- *                 pattern in the room after the block and in the header
- *                 before it.
+ *   canary        slab blocks (canary = all; canary = medium, an opt-in:
+ *                 those of the classes above HK_TINY_MAX but the
+ *                 largest): the request size and a trailer word at the
+ *                 end of the block, the bytes after the request (up to
+ *                 64) a pattern; checked at free, with the trailer of the
+ *                 block before (an underflow of this block writes there).
+ *                 Large blocks (canary = large, the default, medium or
+ *                 all): the same pattern in the room after the block and
+ *                 in the header before it.
  *   guard_pages   large blocks: an inaccessible 64 KiB region on each side.
  *   zero_on_free  freed blocks are zeroed, and checked still zero when
  *                 handed out again (a write after free is reported), so

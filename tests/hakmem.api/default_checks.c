@@ -1,12 +1,13 @@
-/* The checks of the default mode that each have an option to turn them
- * off (doc/hardening.md): canary = medium (canaries on the blocks above
- * 1 KiB), large_hold (the large mapping freed last is not handed out
- * again at once) and large_protect (cached large mappings are
- * inaccessible). Each is checked on, then off, where the old behaviour
- * must come back; and the cache still serves large blocks, whose contents
- * survive realloc. tests/hakmem.misuse has the misuse programs; this one
- * checks the options. Each case runs in a child (/proc/self/exe) with its
- * own environment. */
+/* The opt-in checks of doc/hardening.md that are off by default for their
+ * cost: canary = medium (canaries on the blocks above 1 KiB), large_hold
+ * (the large mapping freed last is not handed out again at once) and
+ * large_protect (cached large mappings are inaccessible). Each is checked
+ * off by default (hakmem_ctl reads it so, and the misuse goes unnoticed),
+ * then switched on, by the environment or by hakmem_ctl before the first
+ * allocation, where it must catch the misuse; and the cache still serves
+ * large blocks, whose contents survive realloc. tests/hakmem.misuse has
+ * the misuse programs; this one checks the options. Each case runs in a
+ * child (/proc/self/exe) with its own environment. */
 /* hakmem-test: no-valgrind */
 #include "../lib/check.h"
 
@@ -25,9 +26,44 @@ static void *again(void)
 	return (void *)kept;
 }
 
+/* Switch the opt-in checks on with hakmem_ctl, before the first
+ * allocation fixes them; "ctl-failed" on stdout if one is refused. */
+static void ctl_on(void)
+{
+	hk_ctl_fn ctl = hk_ctl();
+	const char *medium = "medium";
+	bool on = true;
+	if (!ctl || ctl("opt.canary", NULL, NULL, &medium, sizeof medium) != 0 ||
+	    ctl("opt.large_hold", NULL, NULL, &on, sizeof on) != 0 ||
+	    ctl("opt.large_protect", NULL, NULL, &on, sizeof on) != 0) {
+		printf("ctl-failed\n");
+		fflush(stdout);
+	}
+}
+
 static int child(const char *mode)
 {
-	if (!strcmp(mode, "medium-overflow")) {
+	if (!strncmp(mode, "ctl-", 4)) {
+		ctl_on();
+		mode += 4;
+	}
+	if (!strcmp(mode, "defaults")) {
+		/* The options as in force once the program has allocated. */
+		free(hk_launder(malloc(64)));
+		hk_ctl_fn ctl = hk_ctl();
+		const char *canary = "?";
+		bool hold = true, protect = true;
+		size_t l = sizeof canary;
+		if (ctl)
+			ctl("opt.canary", &canary, &l, NULL, 0);
+		l = sizeof hold;
+		if (ctl)
+			ctl("opt.large_hold", &hold, &l, NULL, 0);
+		l = sizeof protect;
+		if (ctl)
+			ctl("opt.large_protect", &protect, &l, NULL, 0);
+		printf("canary=%s large_hold=%d large_protect=%d\n", canary, hold, protect);
+	} else if (!strcmp(mode, "medium-overflow")) {
 		char *p = hk_launder(malloc(8000));
 		((volatile char *)p)[8000] ^= 1;
 		free(p);
@@ -64,9 +100,10 @@ static int child(const char *mode)
 		free(again());
 		printf("read=%d\n", ((volatile char *)again())[100 * KiB]);
 	} else if (!strcmp(mode, "large-cache")) {
-		/* a freed, then b freed: a leaves the hold for the cache, and
-		 * the next request of its size gets it back, accessible; its
-		 * contents survive realloc up and down. */
+		/* a freed, then b freed: with large_hold, a leaves the hold
+		 * for the cache, and the next request of its size gets it
+		 * back, accessible; its contents survive realloc up and
+		 * down. */
 		char *a = hk_launder(malloc(1024 * KiB));
 		memset(a, 1, 1024 * KiB);
 		kept = (uintptr_t)a;
@@ -88,12 +125,18 @@ static int child(const char *mode)
 	return 0;
 }
 
-/* Run this program's case mode with no settings but the one given
- * ("NAME=VALUE", or NULL for none). */
+/* Run this program's case mode with no settings but the ones given
+ * ("NAME=VALUE"; NULL for none). */
+static void run2(struct hk_exec *r, const char *exe, const char *mode, const char *setting,
+		 const char *setting2)
+{
+	const char *const env[] = { "HAKMEM_CONF=/nonexistent", setting, setting2, NULL };
+	hk_exec_capture(r, exe, mode, env, 0);
+}
+
 static void run(struct hk_exec *r, const char *exe, const char *mode, const char *setting)
 {
-	const char *const env[] = { "HAKMEM_CONF=/nonexistent", setting, NULL };
-	hk_exec_capture(r, exe, mode, env, 0);
+	run2(r, exe, mode, setting, NULL);
 }
 
 static bool aborted(const struct hk_exec *r)
@@ -106,6 +149,11 @@ static bool clean(const struct hk_exec *r)
 	return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0 && !strstr(r->err, "hakmem:");
 }
 
+static bool faulted(const struct hk_exec *r)
+{
+	return WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGSEGV;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -114,58 +162,90 @@ int main(int argc, char **argv)
 	hk_self_exe(exe, sizeof exe);
 	struct hk_exec r;
 
+	/* The defaults: all three off. */
+	if (CHECK(hk_have_ctl(), "hakmem_ctl available")) {
+		run(&r, exe, "defaults", NULL);
+		CHECK(clean(&r) && strstr(r.out, "canary=large large_hold=0 large_protect=0\n"),
+		      "default: canary = large, large_hold and large_protect off (status %d, %s)\n%s",
+		      r.status, r.out, r.err);
+		run(&r, exe, "ctl-defaults", NULL);
+		CHECK(clean(&r) && strstr(r.out, "canary=medium large_hold=1 large_protect=1\n") &&
+			      !strstr(r.out, "ctl-failed"),
+		      "hakmem_ctl before the first allocation switches the three on (status %d, "
+		      "%s)\n%s",
+		      r.status, r.out, r.err);
+	}
+
 	/* canary = medium */
 	run(&r, exe, "medium-overflow", NULL);
+	CHECK(clean(&r), "default: a one-byte overflow of an 8000-byte block goes unnoticed "
+			 "(status %d)\n%s",
+	      r.status, r.err);
+	run(&r, exe, "medium-overflow", "HAKMEM_CANARY=medium");
 	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x"),
-	      "default: a one-byte overflow of an 8000-byte block is caught (status %d)\n%s",
-	      r.status, r.err);
-	run(&r, exe, "medium-overflow", "HAKMEM_CANARY=large");
-	CHECK(clean(&r), "canary = large: the same overflow goes unnoticed (status %d)\n%s",
-	      r.status, r.err);
+	      "canary = medium: the same overflow is caught (status %d)\n%s", r.status, r.err);
+	run(&r, exe, "ctl-medium-overflow", NULL);
+	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x") &&
+		      !strstr(r.out, "ctl-failed"),
+	      "canary = medium by hakmem_ctl: the same overflow is caught (status %d, %s)\n%s",
+	      r.status, r.out, r.err);
 	run(&r, exe, "medium-underflow", NULL);
+	CHECK(clean(&r), "default: a one-byte underflow of an 8000-byte block goes unnoticed "
+			 "(status %d)\n%s",
+	      r.status, r.err);
+	run(&r, exe, "medium-underflow", "HAKMEM_CANARY=medium");
 	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap underflow"),
-	      "default: a one-byte underflow of an 8000-byte block is caught (status %d)\n%s",
-	      r.status, r.err);
-	run(&r, exe, "medium-underflow", "HAKMEM_CANARY=large");
-	CHECK(clean(&r), "canary = large: the same underflow goes unnoticed (status %d)\n%s",
-	      r.status, r.err);
+	      "canary = medium: the same underflow is caught (status %d)\n%s", r.status, r.err);
 	run(&r, exe, "usable", NULL);
-	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8000\n"),
-	      "default: malloc_usable_size is the request above 1 KiB, the class below (%s)",
-	      r.out);
-	run(&r, exe, "usable", "HAKMEM_CANARY=large");
 	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8192\n"),
-	      "canary = large: malloc_usable_size is the class's block size (%s)", r.out);
-	run(&r, exe, "medium-realloc", NULL);
+	      "default: malloc_usable_size is the class's block size (%s)", r.out);
+	run(&r, exe, "usable", "HAKMEM_CANARY=medium");
+	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8000\n"),
+	      "canary = medium: malloc_usable_size is the request above 1 KiB, the class below "
+	      "(%s)",
+	      r.out);
+	run(&r, exe, "medium-realloc", "HAKMEM_CANARY=medium");
 	CHECK(clean(&r) && strstr(r.out, "in-place=1 usable=7000 moved-data=1\n"),
-	      "default: realloc of an 8000-byte block shrinks in place, recording its new size, "
-	      "and grows with its contents (status %d, %s)\n%s",
+	      "canary = medium: realloc of an 8000-byte block shrinks in place, recording its "
+	      "new size, and grows with its contents (status %d, %s)\n%s",
 	      r.status, r.out, r.err);
 
 	/* large_hold */
 	run(&r, exe, "large-reuse", NULL);
-	CHECK(clean(&r) && strstr(r.out, "same=0\n"),
-	      "default: malloc does not return the large block just freed (%s)", r.out);
-	run(&r, exe, "large-reuse", "HAKMEM_LARGE_HOLD=0");
 	CHECK(clean(&r) && strstr(r.out, "same=1\n"),
-	      "large_hold = 0: it does, from the cache (%s)", r.out);
+	      "default: malloc returns the large block just freed, from the cache (%s)", r.out);
+	run(&r, exe, "large-reuse", "HAKMEM_LARGE_HOLD=1");
+	CHECK(clean(&r) && strstr(r.out, "same=0\n"),
+	      "large_hold = 1: malloc does not return the large block just freed (%s)", r.out);
+	run(&r, exe, "ctl-large-reuse", NULL);
+	CHECK(clean(&r) && strstr(r.out, "same=0\n") && !strstr(r.out, "ctl-failed"),
+	      "large_hold by hakmem_ctl: the same (%s)", r.out);
 
 	/* large_protect */
 	run(&r, exe, "large-read-after-free", NULL);
-	CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSEGV,
-	      "default: a read of a freed large block faults (status %d)", r.status);
-	run(&r, exe, "large-read-after-free", "HAKMEM_LARGE_PROTECT=0");
 	CHECK(clean(&r) && strstr(r.out, "read=7\n"),
-	      "large_protect = 0: it reads the old data (status %d, %s)", r.status, r.out);
+	      "default: a read of a freed large block reads the old data (status %d, %s)",
+	      r.status, r.out);
+	run(&r, exe, "large-read-after-free", "HAKMEM_LARGE_PROTECT=1");
+	CHECK(faulted(&r), "large_protect = 1: it faults (status %d)", r.status);
+	run(&r, exe, "ctl-large-read-after-free", NULL);
+	CHECK(faulted(&r) && !strstr(r.out, "ctl-failed"),
+	      "large_protect by hakmem_ctl: it faults (status %d, %s)", r.status, r.out);
 
 	/* the cache still serves, and realloc keeps the contents */
-	run(&r, exe, "large-cache", NULL);
+	run2(&r, exe, "large-cache", "HAKMEM_LARGE_HOLD=1", "HAKMEM_LARGE_PROTECT=1");
 	CHECK(clean(&r) && strstr(r.out, "reused=1 realloc-data=1\n"),
-	      "default: a cached large mapping is handed out again, accessible, once another "
-	      "was freed after it, and realloc keeps its contents (status %d, %s)\n%s",
+	      "large_hold and large_protect: a cached large mapping is handed out again, "
+	      "accessible, once another was freed after it, and realloc keeps its contents "
+	      "(status %d, %s)\n%s",
 	      r.status, r.out, r.err);
-	run(&r, exe, "large-cache", "HAKMEM_LARGE_PROTECT=0");
+	run(&r, exe, "large-cache", "HAKMEM_LARGE_HOLD=1");
 	CHECK(clean(&r) && strstr(r.out, "reused=1 realloc-data=1\n"),
-	      "large_protect = 0: the same (status %d, %s)\n%s", r.status, r.out, r.err);
+	      "large_hold alone: the same (status %d, %s)\n%s", r.status, r.out, r.err);
+	run(&r, exe, "large-cache", "HAKMEM_LARGE_PROTECT=1");
+	CHECK(clean(&r) && strstr(r.out, "realloc-data=1\n"),
+	      "large_protect alone: cached mappings are handed out accessible, and realloc "
+	      "keeps the contents (status %d, %s)\n%s",
+	      r.status, r.out, r.err);
 	return hk_done();
 }
