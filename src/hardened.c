@@ -6,6 +6,7 @@
 #include "log.h"
 #include "os.h"
 #include "slab.h"
+#include "vg.h"
 
 /* --- Canaries. -------------------------------------------------------
  *
@@ -108,7 +109,11 @@ void hk_canary_seal_free(void *b, size_t bs)
 
 bool hk_canary_read(const void *b, size_t bs, size_t *n, unsigned *kind)
 {
-	uint64_t x = *trailer(b, bs) ^ trailer_mask((uintptr_t)b);
+	/* Under memcheck the trailer of the block before, when it is free, is
+	 * not addressable for the program. */
+	uint64_t t = HK_UNLIKELY(hk_vg_on) ? hk_vg_peek((const uintptr_t *)trailer(b, bs))
+					   : *trailer(b, bs);
+	uint64_t x = t ^ trailer_mask((uintptr_t)b);
 	*n = (size_t)(x >> 24);
 	*kind = (unsigned)(x >> 16) & 0xff;
 	return (x & 0xffff) == TRAILER_TAG && *kind <= HK_KIND_NEW_ARRAY &&

@@ -2,14 +2,15 @@
  * paths, each an option of its own (options.h) so that an operator can
  * pick, and all of them on with hardened = 1:
  *
- *   canary        small blocks (canary = all): the request size and a
- *                 trailer word at the end of the block, the bytes after
- *                 the request (up to 64) a pattern; checked at free, with
- *                 the trailer of the block before (an underflow of this
- *                 block writes there).
- *                 Large blocks (canary = large, the default, or all): the
- *                 same pattern in the room after the block and in the
- *                 header before it.
+ *   canary        slab blocks (canary = all; canary = medium, an opt-in:
+ *                 those of the classes above HK_TINY_MAX but the
+ *                 largest): the request size and a trailer word at the
+ *                 end of the block, the bytes after the request (up to
+ *                 64) a pattern; checked at free, with the trailer of the
+ *                 block before (an underflow of this block writes there).
+ *                 Large blocks (canary = large, the default, medium or
+ *                 all): the same pattern in the room after the block and
+ *                 in the header before it.
  *   guard_pages   large blocks: an inaccessible 64 KiB region on each side.
  *   zero_on_free  freed blocks are zeroed, and checked still zero when
  *                 handed out again (a write after free is reported), so
@@ -24,16 +25,19 @@
  *
  * The mechanisms for small blocks need the size of each request, so while
  * one of them is on (hk_hard_slow) every call takes the slow paths: the
- * fast-path heap stays hk_empty_heap (tcache.h). The mechanisms for large
- * blocks live on the large path, which is slow anyway.
+ * fast-path heap stays hk_empty_heap (tcache.h). With canary = medium only
+ * the classes above HK_TINY_MAX do (hk_hard_canary_class): their slabs
+ * are kept where the fast paths do not take them (heap.h). The mechanisms
+ * for large blocks live on the large path, which is slow anyway.
  */
 #ifndef HK_HARDENED_H
 #define HK_HARDENED_H
 
 #include "common.h"
 #include "options.h"
+#include "size_class.h"
 
-enum hk_canary { HK_CANARY_OFF, HK_CANARY_LARGE, HK_CANARY_ALL };
+enum hk_canary { HK_CANARY_OFF, HK_CANARY_LARGE, HK_CANARY_MEDIUM, HK_CANARY_ALL };
 
 /* How a block was allocated, kept in its trailer (or large header) while
  * small canaries are on, so that a C++ delete of the wrong form is caught. */
@@ -51,6 +55,23 @@ enum hk_kind { HK_KIND_FREE, HK_KIND_MALLOC, HK_KIND_NEW, HK_KIND_NEW_ARRAY };
 HK_INLINE bool hk_hard_canary_small(void)
 {
 	return HK_OPT(hardened) || HK_OPT(canary) == HK_CANARY_ALL;
+}
+
+/* Whether the blocks of class cls carry canaries: every class with
+ * canary = all; with canary = medium those above HK_TINY_MAX but the
+ * largest, so that a request of 128 KiB, a common size, stays a slab
+ * block (with a trailer it would be a large one). */
+HK_INLINE bool hk_hard_canary_class(unsigned cls)
+{
+	return hk_hard_canary_small() ||
+	       (HK_OPT(canary) == HK_CANARY_MEDIUM && cls >= HK_MEDIUM_CLASS0 &&
+		cls < HK_NCLASSES - 1);
+}
+
+/* Whether the blocks of some class carry canaries. */
+HK_INLINE bool hk_hard_canary_slabs(void)
+{
+	return hk_hard_canary_small() || HK_OPT(canary) == HK_CANARY_MEDIUM;
 }
 
 HK_INLINE bool hk_hard_canary_large(void)

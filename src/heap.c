@@ -6,7 +6,8 @@
 #include "remote.h"
 
 hk_slab hk_empty_slab;
-hk_heap hk_empty_heap = { .cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab } };
+hk_heap hk_empty_heap = { .cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab },
+			  .checked_cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab } };
 __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
 __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
 
@@ -37,7 +38,7 @@ void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where)
 	if (l)
 		hk_slab_list_remove(l, s);
 	else if (from == HK_WHERE_CUR)
-		h->cur[cls] = &hk_empty_slab;
+		*hk_heap_cur(h, cls) = &hk_empty_slab;
 	if (from == HK_WHERE_ABANDONED)
 		atomic_fetch_sub_explicit(&abandoned_count[cls], 1, memory_order_relaxed);
 	s->where = (uint8_t)where;
@@ -45,13 +46,15 @@ void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where)
 	if (l)
 		hk_slab_list_append(l, s);
 	else if (where == HK_WHERE_CUR)
-		h->cur[cls] = s;
+		*hk_heap_cur(h, cls) = s;
 	if (where == HK_WHERE_ABANDONED)
 		atomic_fetch_add_explicit(&abandoned_count[cls], 1, memory_order_relaxed);
 	/* The owner word changes only when it must: other threads read it. */
 	uintptr_t owner = where == HK_WHERE_ABANDONED || !h ? 0 : (uintptr_t)h;
 	if (where == HK_WHERE_FULL)
 		owner |= HK_OWNER_FULL;
+	if (owner && hk_hard_canary_class(cls))
+		owner |= HK_OWNER_CHECKED;
 	if (atomic_load_explicit(&s->owner, memory_order_relaxed) != owner)
 		atomic_store_explicit(&s->owner, owner, memory_order_release);
 }
@@ -59,7 +62,7 @@ void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where)
 void hk_heap_reset(hk_heap *h)
 {
 	for (unsigned c = 0; c < HK_NCLASSES; c++) {
-		h->cur[c] = &hk_empty_slab;
+		h->cur[c] = h->checked_cur[c] = &hk_empty_slab;
 		h->partial[c] = h->full[c] = (hk_slab_list){ NULL, NULL };
 	}
 	h->exiting = false;
@@ -81,8 +84,8 @@ static void each_in_list(hk_heap *h, hk_slab *s, void (*fn)(hk_heap *, hk_slab *
 void hk_heap_each_slab(hk_heap *h, void (*fn)(hk_heap *, hk_slab *))
 {
 	for (unsigned c = 0; c < HK_NCLASSES; c++) {
-		if (h->cur[c] != &hk_empty_slab)
-			fn(h, h->cur[c]);
+		if (*hk_heap_cur(h, c) != &hk_empty_slab)
+			fn(h, *hk_heap_cur(h, c));
 		each_in_list(h, h->partial[c].head, fn);
 		each_in_list(h, h->full[c].head, fn);
 	}

@@ -17,6 +17,8 @@
 
 typedef struct hk_heap {
 	hk_slab *cur[HK_NCLASSES];	/* never NULL: hk_empty_slab when none */
+	/* The current slabs of the classes with canaries (hk_heap_cur). */
+	hk_slab *checked_cur[HK_NCLASSES];
 	hk_slab_list partial[HK_NCLASSES];	/* has free blocks; used oldest first */
 	hk_slab_list full[HK_NCLASSES];		/* no free block: waits for frees */
 	struct hk_heap *next_all;	/* all heaps (thread.c) */
@@ -51,9 +53,20 @@ extern __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec")));
  * (which describes blocks to memcheck, checks everything, or samples). */
 extern __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec")));
 
+/* Where h keeps its current slab of class cls: in cur, which the malloc
+ * fast path reads, except for a class whose blocks carry canaries
+ * (hardened.h), whose blocks the slow path must write: its current slab
+ * is in checked_cur, and cur holds hk_empty_slab, which sends the fast
+ * path to the slow one. */
+HK_INLINE hk_slab **hk_heap_cur(hk_heap *h, unsigned cls)
+{
+	return hk_hard_canary_class(cls) ? &h->checked_cur[cls] : &h->cur[cls];
+}
+
 /* Put h's slab s where it belongs now: off its list (or out of h's cur),
  * onto the new one (lists at the tail), with the owner word in step: h,
- * tagged HK_OWNER_FULL on the full list; none on the abandoned list, and
+ * tagged HK_OWNER_FULL on the full list and HK_OWNER_CHECKED for a class
+ * with canaries; none on the abandoned list, and
  * none when h is NULL. HK_WHERE_NONE: on no list, being moved. The moves
  * to and from the abandoned lists are heap.c's own, under its lock. */
 void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where);

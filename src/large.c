@@ -84,12 +84,26 @@ static bool reg_add(hk_large *l, size_t size)
  * use (a program that churns N bytes of large blocks needs about N cached
  * to absorb the swings of its live set), at least HK_LARGE_CACHE_MIN, at
  * most the option large_cache (0 turns the cache off); the oldest entry
- * goes first, and trim empties it. Cached headers carry HK_LARGE_CACHED,
- * so a second free of the block is caught. */
+ * goes first, and trim empties it.
+ *
+ * A cached mapping is known by its entry here alone: its registry entries
+ * carry HK_REG_CACHED, so that a second free of the block is caught
+ * without reading its header, and with the option large_protect it is
+ * inaccessible (PROT_NONE) until it is handed out again, so that a write
+ * or read after free faults. With the option large_hold the mapping freed
+ * last is held back from reuse until the next large free (one mapping
+ * beyond the budget), so that the next allocation does not return the
+ * block just freed. */
+
+struct cached {
+	char *start;
+	size_t size;
+};
 
 static hk_lock_t cache_lock = HK_LOCK_INIT;
-static hk_large *cache[HK_LARGE_CACHE_SLOTS];	/* oldest first */
+static struct cached cache[HK_LARGE_CACHE_SLOTS];	/* oldest first */
 static size_t cache_len, cache_bytes;
+static struct cached held;	/* large_hold: the mapping freed last, or none */
 
 static size_t cache_budget(void)
 {
@@ -106,9 +120,21 @@ static size_t cache_budget(void)
 
 static void cache_take(size_t i)
 {
-	cache_bytes -= cache[i]->map_size;
+	cache_bytes -= cache[i].size;
 	memmove(&cache[i], &cache[i + 1], (cache_len - i - 1) * sizeof cache[0]);
 	cache_len--;
+}
+
+/* Make [start, start+size) inaccessible (or accessible again), with
+ * large_protect. Returns false if the kernel refused (out of mappings). */
+static bool protect(char *start, size_t size, bool none)
+{
+	if (!HK_OPT(large_protect))
+		return true;
+	int saved = errno;
+	bool ok = mprotect(start, size, none ? PROT_NONE : PROT_READ | PROT_WRITE) == 0;
+	errno = saved;
+	return ok;
 }
 
 /* Give back the tail past new bytes. The registry entries go first: once
@@ -142,28 +168,44 @@ static void unmap(hk_large *l)
 	hk_os_unmap(start, size);
 }
 
-static bool cache_put(hk_large *l, size_t budget);
-
-/* Cut l, just taken from the cache, to new bytes; the rest, pages and
- * all, stays in the cache as a mapping of its own (it was within the
- * budget a moment ago), unless the cache has no entry left for it. */
-static void split(hk_large *l, size_t new)
+/* A cached mapping has no guard pages: with them nothing is cached. */
+static void unmap_cached(struct cached c)
 {
-	hk_large *t = (hk_large *)((char *)l + new);
-	size_t tail = l->map_size - new;
+	hk_registry_set(c.start, c.size, 0);
+	hk_os_unmap(c.start, c.size);
+}
+
+static bool cache_put(struct cached c, size_t budget);
+
+/* Cut c, just taken from the cache, to new bytes; the rest stays in the
+ * cache as a mapping of its own (it was within the budget a moment ago),
+ * unless the cache has no entry left for it. */
+static void split(struct cached c, size_t new)
+{
+	struct cached t = { c.start + new, c.size - new };
 	hk_os_split();
-	l->map_size = new;
-	/* The tail's header lies in what was the block: memcheck was told
-	 * it is freed. */
-	if (HK_UNLIKELY(hk_vg_on))
-		HK_VG_UNDEFINED(t, sizeof *t);
-	t->magic = HK_LARGE_CACHED;
-	t->guard = 0;
-	t->map_size = tail;
-	t->offset = HK_LARGE_HEADER;
-	hk_registry_set(t, tail, (uintptr_t)t);
+	hk_registry_set(t.start, t.size, (uintptr_t)t.start | HK_REG_CACHED);
 	if (!cache_put(t, SIZE_MAX))
-		unmap(t);
+		unmap_cached(t);
+}
+
+/* The mapping c, taken from the cache, becomes the header l of a block
+ * again: accessible, registered as l. false if the kernel refused to make
+ * it accessible (it is then unmapped). */
+static bool uncache(struct cached c)
+{
+	if (!protect(c.start, c.size, false)) {
+		unmap_cached(c);
+		return false;
+	}
+	hk_large *l = (hk_large *)c.start;
+	/* The header lies in what memcheck was told is a freed block. */
+	if (HK_UNLIKELY(hk_vg_on))
+		HK_VG_UNDEFINED(l, sizeof *l);
+	l->map_size = c.size;
+	l->guard = 0;
+	hk_registry_set(l, c.size, (uintptr_t)l);
+	return true;
 }
 
 /* The smallest cached mapping of at least map_size bytes aligned to
@@ -173,105 +215,131 @@ static void split(hk_large *l, size_t new)
  * is the point. NULL if neither. */
 static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 {
-	hk_large *l = NULL;
+	struct cached c = { NULL, 0 };
 	size_t fit = SIZE_MAX, under = SIZE_MAX;
 	hk_lock(&cache_lock);
 	for (size_t i = 0; i < cache_len; i++) {
-		hk_large *c = cache[i];
-		if ((uintptr_t)c & (map_align - 1))
+		if ((uintptr_t)cache[i].start & (map_align - 1))
 			continue;
-		if (c->map_size >= map_size) {
-			if (fit == SIZE_MAX || c->map_size < cache[fit]->map_size)
+		if (cache[i].size >= map_size) {
+			if (fit == SIZE_MAX || cache[i].size < cache[fit].size)
 				fit = i;
-		} else if (under == SIZE_MAX || c->map_size > cache[under]->map_size) {
+		} else if (under == SIZE_MAX || cache[i].size > cache[under].size) {
 			under = i;
 		}
 	}
 	size_t pick = fit != SIZE_MAX ? fit : under;
 	if (pick != SIZE_MAX) {
-		l = cache[pick];
+		c = cache[pick];
 		cache_take(pick);
-		hk_stats_add(&hk_gstats.large_cached, -(int64_t)l->map_size);
+		hk_stats_add(&hk_gstats.large_cached, -(int64_t)c.size);
 	}
 	hk_unlock(&cache_lock);
-	if (!l)
+	if (!c.start)
 		return NULL;
-	size_t held = l->map_size;
-	if (l->map_size > map_size + map_size / 8) {
-		split(l, map_size);
-	} else if (l->map_size < map_size) {
-		if (!hk_registry_prepare(l, map_size) || !hk_os_resize(l, l->map_size, map_size)) {
-			if (!cache_put(l, cache_budget()))
-				unmap(l);
+	size_t was = c.size;
+	if (c.size > map_size + map_size / 8) {
+		split(c, map_size);
+		c.size = map_size;
+	} else if (c.size < map_size) {
+		if (!hk_registry_prepare(c.start, map_size) ||
+		    !hk_os_resize(c.start, c.size, map_size)) {
+			if (!cache_put(c, cache_budget()))
+				unmap_cached(c);
 			return NULL;
 		}
-		hk_registry_set(l, map_size, (uintptr_t)l);
-		l->map_size = map_size;
+		c.size = map_size;
 	}
-	*used = held;
-	return l;
+	if (!uncache(c))
+		return NULL;
+	*used = was;
+	return (hk_large *)c.start;
 }
 
 /* Unmap the oldest cached mappings until size more bytes fit in budget
  * and, if slot, an entry is free. */
 static void evict(size_t size, size_t budget, bool slot)
 {
-	hk_large *evicted[HK_LARGE_CACHE_SLOTS];
+	struct cached evicted[HK_LARGE_CACHE_SLOTS];
 	size_t n = 0;
 	hk_lock(&cache_lock);
 	while (cache_len && ((slot && cache_len == HK_LARGE_CACHE_SLOTS) ||
 			     cache_bytes + size > budget)) {
 		evicted[n++] = cache[0];
-		hk_stats_add(&hk_gstats.large_cached, -(int64_t)cache[0]->map_size);
+		hk_stats_add(&hk_gstats.large_cached, -(int64_t)cache[0].size);
 		cache_take(0);
 	}
 	hk_unlock(&cache_lock);
 	for (size_t i = 0; i < n; i++)
-		unmap(evicted[i]);
+		unmap_cached(evicted[i]);
 }
 
-/* Join l (not cached yet) with the cached mappings that touch it, so that
- * pieces split off one mapping become one again; returns the head.
+/* Join c (not cached yet) with the cached mappings that touch it, so that
+ * pieces split off one mapping become one again; returns the whole.
  * Caller holds cache_lock. */
-static hk_large *coalesce(hk_large *l)
+static struct cached coalesce(struct cached c)
 {
 	for (size_t i = 0; i < cache_len;) {
-		hk_large *c = cache[i];
-		hk_large *head = (char *)c + c->map_size == (char *)l ? c
-				 : (char *)l + l->map_size == (char *)c ? l
-									: NULL;
-		if (!head) {
+		struct cached o = cache[i];
+		bool before = o.start + o.size == c.start, after = c.start + c.size == o.start;
+		if (!before && !after) {
 			i++;
 			continue;
 		}
-		hk_large *tail = head == c ? l : c;
+		struct cached head = before ? o : c, tail = before ? c : o;
 		cache_take(i);
 		hk_os_join();
-		hk_registry_set(tail, tail->map_size, (uintptr_t)head);
-		head->map_size += tail->map_size;
-		l = head;
+		hk_registry_set(tail.start, tail.size, (uintptr_t)head.start | HK_REG_CACHED);
+		c = (struct cached){ head.start, head.size + tail.size };
 		i = 0;
 	}
-	return l;
+	return c;
 }
 
-/* Keep l for reuse if budget allows; returns false if not. */
-static bool cache_put(hk_large *l, size_t budget)
+/* Keep c (inaccessible already, with large_protect, and registered as
+ * cached) for reuse if budget allows; returns false if not. */
+static bool cache_put(struct cached c, size_t budget)
 {
-	if (l->map_size > budget)
+	if (c.size > budget)
 		return false;
-	evict(l->map_size, budget, true);
+	evict(c.size, budget, true);
 	hk_lock(&cache_lock);
-	bool kept = cache_len < HK_LARGE_CACHE_SLOTS && cache_bytes + l->map_size <= budget;
+	bool kept = cache_len < HK_LARGE_CACHE_SLOTS && cache_bytes + c.size <= budget;
 	if (kept) {
-		hk_stats_add(&hk_gstats.large_cached, (int64_t)l->map_size);
-		l = coalesce(l);
-		l->magic = HK_LARGE_CACHED;
-		cache[cache_len++] = l;
-		cache_bytes += l->map_size;
+		hk_stats_add(&hk_gstats.large_cached, (int64_t)c.size);
+		c = coalesce(c);
+		cache[cache_len++] = c;
+		cache_bytes += c.size;
 	}
 	hk_unlock(&cache_lock);
 	return kept;
+}
+
+/* Keep l, just freed, for reuse if budget allows (with large_hold, as the
+ * held mapping, and the one held until now goes to the cache); returns
+ * false, having done nothing, if not. */
+static bool cache_free(hk_large *l, size_t budget)
+{
+	struct cached c = { (char *)l, l->map_size };
+	if (c.size > budget)
+		return false;
+	hk_registry_set(c.start, c.size, (uintptr_t)c.start | HK_REG_CACHED);
+	protect(c.start, c.size, true);
+	if (HK_OPT(large_hold)) {
+		hk_lock(&cache_lock);
+		struct cached prev = held;
+		held = c;
+		hk_stats_add(&hk_gstats.large_cached, (int64_t)c.size);
+		if (prev.start)
+			hk_stats_add(&hk_gstats.large_cached, -(int64_t)prev.size);
+		hk_unlock(&cache_lock);
+		c = prev;
+		if (!c.start)
+			return true;
+	}
+	if (!cache_put(c, budget))
+		unmap_cached(c);
+	return true;
 }
 
 /* The quarantine of freed large blocks (hardened.h): inaccessible, their
@@ -423,7 +491,7 @@ static size_t unmap_retired(void)
 
 size_t hk_large_trim(void)
 {
-	hk_large *all[HK_LARGE_CACHE_SLOTS];
+	struct cached all[HK_LARGE_CACHE_SLOTS + 1];
 	size_t n, bytes, retired_bytes = unmap_retired();
 	hk_lock(&cache_lock);
 	n = cache_len;
@@ -431,10 +499,15 @@ size_t hk_large_trim(void)
 	cache_len = 0;
 	bytes = cache_bytes;
 	cache_bytes = 0;
+	if (held.start) {
+		all[n++] = held;
+		bytes += held.size;
+		held.start = NULL;
+	}
 	hk_stats_add(&hk_gstats.large_cached, -(int64_t)bytes);
 	hk_unlock(&cache_lock);
 	for (size_t i = 0; i < n; i++)
-		unmap(all[i]);
+		unmap_cached(all[i]);
 	return bytes + retired_bytes;
 }
 
@@ -508,7 +581,7 @@ void hk_large_free(hk_large *l, unsigned kind, const char *what)
 	 * not worth a place in the cache. */
 	if (!l->guard && l->map_size > l->want + l->want / 8)
 		shrink(l, l->want);
-	if (!cache_put(l, budget)) {
+	if (!cache_free(l, budget)) {
 		HK_DEBUG(HK_LOG_LARGE, "unmapped %p, %zu bytes", (void *)l, l->map_size);
 		unmap(l);
 	}
@@ -522,23 +595,29 @@ static bool grow_into_cache(hk_large *l, size_t new)
 {
 	char *end = (char *)l + l->map_size;
 	size_t need = new - l->map_size;
-	hk_large *n = NULL;
+	struct cached n = { NULL, 0 };
 	hk_lock(&cache_lock);
 	for (size_t i = 0; i < cache_len; i++) {
-		if ((char *)cache[i] == end && cache[i]->map_size >= need) {
+		if (cache[i].start == end && cache[i].size >= need) {
 			n = cache[i];
 			cache_take(i);
-			hk_stats_add(&hk_gstats.large_cached, -(int64_t)n->map_size);
+			hk_stats_add(&hk_gstats.large_cached, -(int64_t)n.size);
 			break;
 		}
 	}
 	hk_unlock(&cache_lock);
-	if (!n)
+	if (!n.start)
 		return false;
-	if (n->map_size > need)
+	if (n.size > need) {
 		split(n, need);
+		n.size = need;
+	}
+	if (!protect(n.start, n.size, false)) {
+		unmap_cached(n);
+		return false;
+	}
 	hk_os_join();
-	hk_registry_set(n, need, (uintptr_t)l);
+	hk_registry_set(n.start, need, (uintptr_t)l);
 	l->map_size = new;
 	return true;
 }
@@ -627,7 +706,7 @@ static void *realloc_large(hk_large *l, size_t size)
 	if (!moved) {
 		/* The header comes along; the old block is freed as such. */
 		memcpy(dst, l, old);
-		if (!cache_put(l, cache_budget()))
+		if (!cache_free(l, cache_budget()))
 			unmap(l);
 	}
 	dst->map_size = new;

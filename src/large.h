@@ -1,7 +1,8 @@
 /* Allocations above HK_SMALL_MAX (or with alignment a slab cannot give):
  * each has its own mapping, starting on a registry chunk boundary with a
  * small header. A freed one is kept for reuse within a budget (cut to
- * size, the rest staying cached; cached neighbours joined again), else
+ * size, the rest staying cached; cached neighbours joined again; by
+ * default inaccessible while cached, and never the one freed last), else
  * goes back to the OS. realloc grows a block over the cached mapping
  * after it, or copies it into a cached one (resident pages beat a copy
  * of half as many), or resizes it in place, or moves its pages with
@@ -13,7 +14,6 @@
 #include "registry.h"
 
 #define HK_LARGE_MAGIC 0x484b4c47u /* "HKLG" */
-#define HK_LARGE_CACHED 0x484b4c43u /* "HKLC": freed, kept for reuse */
 #define HK_LARGE_HEADER ((size_t)64)
 
 typedef struct hk_large {
@@ -50,9 +50,12 @@ void hk_large_fork_child(void);
 
 /* The header of the large block p, given p's registry entry is a large
  * one (not 0, no HK_REG_SLAB); NULL if p is not exactly a live block
- * hakmem returned. */
+ * hakmem returned. The header of a cached mapping (HK_REG_CACHED) is not
+ * read: it may be inaccessible. */
 HK_INLINE hk_large *hk_large_of(uintptr_t entry, const void *p)
 {
+	if (entry & HK_REG_CACHED)
+		return NULL;
 	hk_large *l = (hk_large *)entry;
 	return l->magic == HK_LARGE_MAGIC && (const char *)l + l->offset == (const char *)p ? l : NULL;
 }

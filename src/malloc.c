@@ -102,7 +102,7 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 	 * behind by an in-place resize. */
 	if (HK_UNLIKELY(hk_vg_on || (l && (hk_hard_guard_pages() || hk_hard_slow()))))
 		return realloc_moving(p, old, size);
-	if (HK_UNLIKELY(!l && hk_hard_slow())) {
+	if (HK_UNLIKELY(!l && (hk_hard_slow() || hk_hard_canary_slabs()))) {
 		int r = hk_hardened_resize(p, size);
 		if (r < 0) {
 			errno = EINVAL;

@@ -1,7 +1,7 @@
 /* Which address ranges belong to hakmem. A two-level table with one entry
  * per 64 KiB slot of address space: for a slot of a slab in use, the
  * slab's descriptor tagged with HK_REG_SLAB; for a slot of a large mapping,
- * its header; else 0. So free() classifies any pointer, even one hakmem
+ * its header (tagged HK_REG_CACHED while it is cached); else 0. So free() classifies any pointer, even one hakmem
  * never returned, and finds its slab with two loads, without touching
  * memory that might not be mapped.
  *
@@ -19,6 +19,10 @@
 
 /* Tag of an entry naming a slab (the free fast path tests one bit). */
 #define HK_REG_SLAB ((uintptr_t)1)
+
+/* Tag of an entry naming a large mapping kept for reuse (large.h), whose
+ * header must not be read: it may be inaccessible. */
+#define HK_REG_CACHED ((uintptr_t)2)
 
 struct hk_slab;
 

@@ -112,7 +112,7 @@
  * hk_heap_move, hk_slab_unpin, hk_slab_emptied (heap.c) -> where/s_ofull updates, UNPIN_BODY, slab_emptied
  *   ANCHOR heap.c: atomic_store_explicit(&s->owner, owner, memory_order_release);
  *   ANCHOR heap.c: s->pinned = 0;
- *   ANCHOR heap.c: h->cur[cls] = &hk_empty_slab;
+ *   ANCHOR heap.c: *hk_heap_cur(h, cls) = &hk_empty_slab;
  * free_local (tcache.c) -> FREE_LOCAL_BODY
  *   ANCHOR tcache.c: if (s->where == HK_WHERE_FULL)
  * free_delivered (tcache.c) -> in heap_collect

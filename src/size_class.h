@@ -11,6 +11,8 @@
 
 #define HK_NCLASSES 48
 #define HK_TINY_MAX 1024
+/* The first class above HK_TINY_MAX (hk_medium_size_class(HK_TINY_MAX + 1)). */
+#define HK_MEDIUM_CLASS0 20
 
 struct hk_class_info {
 	uint32_t block_size;

@@ -34,13 +34,14 @@ void hk_slab_init(hk_slab *s, unsigned cls, char *start, bool clean)
 		HK_VG_UNDEFINED(start, (size_t)ci->slots << HK_SLOT_SHIFT);
 	/* Hardened mode: a block handed out from slots that held other
 	 * blocks must still read as zero (every block is checked zero when
-	 * handed out); and the first block is never handed out, so that
-	 * every block has one before it, whose trailer an underflow hits. */
+	 * handed out); and, in a class with canaries, the first block is
+	 * never handed out, so that every block has one before it, whose
+	 * trailer an underflow hits. */
 	if (!clean && hk_hard_zero_on_free()) {
 		memset(start, 0, (size_t)(s->end - start));
 		s->clean = 1;
 	}
-	if (hk_hard_canary_small()) {
+	if (hk_hard_canary_class(cls)) {
 		hk_block *b = hk_slab_bump(s);
 		s->bumpx ^= (uintptr_t)b;	/* never handed out */
 		hk_canary_seal_free(b, s->block_size);

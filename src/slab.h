@@ -89,10 +89,14 @@ _Static_assert(sizeof(hk_slab) == 2 * HK_CACHELINE, "a slab descriptor is two li
  * moves the slab to the partial list. */
 #define HK_OWNER_FULL ((uintptr_t)1)
 
+/* Likewise for a slab whose blocks carry canaries (hardened.h): its frees
+ * take the slow path, which checks them. */
+#define HK_OWNER_CHECKED ((uintptr_t)2)
+
 HK_INLINE struct hk_heap *hk_slab_owner(const hk_slab *s)
 {
 	return (struct hk_heap *)(atomic_load_explicit(&s->owner, memory_order_acquire) &
-				  ~HK_OWNER_FULL);
+				  ~(HK_OWNER_FULL | HK_OWNER_CHECKED));
 }
 
 HK_INLINE void hk_slab_set_owner(hk_slab *s, struct hk_heap *h, bool full)

@@ -134,7 +134,7 @@ void hk_free_kind(void *p, uintptr_t e, unsigned kind, const char *what)
 /* Bytes of a block of s the program may use: all but the trailer. */
 static size_t block_room(const hk_slab *s)
 {
-	return s->block_size - (hk_hard_canary_small() ? HK_TRAILER : 0);
+	return s->block_size - (hk_hard_canary_class(s->cls) ? HK_TRAILER : 0);
 }
 
 /* Whether the freed block b, zeroed when it was freed but for its key
@@ -144,9 +144,10 @@ static size_t block_room(const hk_slab *s)
  * free), so that it reads as zero throughout. */
 static bool still_zero(const hk_block *b, bool linked, const char *what)
 {
-	size_t room = block_room(hk_reg_slab(hk_registry_lookup(b)));
+	const hk_slab *s = hk_reg_slab(hk_registry_lookup(b));
+	size_t room = block_room(s);
 	size_t off = sizeof *b + hk_zero_find(b + 1, room - sizeof *b);
-	uintptr_t key = hk_hard_canary_small() ? 0 : hk_free_key.value;
+	uintptr_t key = hk_hard_canary_class(s->cls) ? 0 : hk_free_key.value;
 	if (!linked && b->key != key)
 		off = sizeof b->next + (size_t)__builtin_ctzll(b->key ^ key) / 8;
 	if (!linked && b->next)
@@ -202,7 +203,8 @@ static void free_hardened(hk_slab *s, hk_block *b, unsigned kind, const char *wh
 {
 	size_t bs = s->block_size, n;
 	unsigned had;
-	if (hk_hard_canary_small()) {
+	bool canary = hk_hard_canary_class(s->cls);
+	if (canary) {
 		if (!hk_canary_check(b, bs, (char *)b == s->start, what, &n, &had))
 			return;
 		if (kind != HK_KIND_FREE && had != kind) {
@@ -217,7 +219,7 @@ static void free_hardened(hk_slab *s, hk_block *b, unsigned kind, const char *wh
 		HK_VG_FREELIKE(b);
 		HK_VG_DEFINED(b, sizeof(hk_block));
 	}
-	if (!hk_hard_canary_small())
+	if (!canary)
 		b->key = hk_free_key.value;
 	if (hk_hard_quarantine())
 		b = quarantine(hk_tls_self, b);
@@ -227,21 +229,29 @@ static void free_hardened(hk_slab *s, hk_block *b, unsigned kind, const char *wh
 	}
 }
 
-/* hk_hard_slow(), read from the options once they are fixed, which is
- * when the first SuperSlab is mapped (HK_OPT_BEFORE_USE): the slow paths
- * ask on every call, and a thread that only frees (a consumer of blocks
- * other threads allocate) takes them for every free. */
-static bool hard_slow(void)
+/* Whether the blocks of class cls take the checked paths: every class
+ * while a mechanism for all blocks is on (hk_hard_slow), else those with
+ * canaries (hk_hard_canary_class). Read from the options once they are
+ * fixed, which is when the first SuperSlab is mapped (HK_OPT_BEFORE_USE):
+ * the slow paths ask on every call, and a thread that only frees (a
+ * consumer of blocks other threads allocate) takes them for every free. */
+static bool checked(unsigned cls)
 {
-	static _Atomic signed char known = -1;
-	signed char v = atomic_load_explicit(&known, memory_order_relaxed);
-	if (HK_LIKELY(v >= 0))
-		return v;
-	v = hk_hard_slow();
-	if (hk_stats_get(&hk_gstats.ss_created))
-		atomic_store_explicit(&known, v, memory_order_relaxed);
-	return v;
+	static _Atomic uint64_t known;	/* bit HK_NCLASSES: the mask is set */
+	uint64_t m = atomic_load_explicit(&known, memory_order_relaxed);
+	if (HK_UNLIKELY(!m)) {
+		bool all = hk_hard_slow();
+		for (unsigned c = 0; c < HK_NCLASSES; c++)
+			if (all || hk_hard_canary_class(c))
+				m |= (uint64_t)1 << c;
+		m |= (uint64_t)1 << HK_NCLASSES;
+		if (hk_stats_get(&hk_gstats.ss_created))
+			atomic_store_explicit(&known, m, memory_order_relaxed);
+	}
+	return (m >> cls) & 1;
 }
+
+_Static_assert(HK_NCLASSES < 64, "a bit per class and one more in a word");
 
 /* The key word of a block the program may never have written: under
  * memcheck, read without making it report an uninitialised value. */
@@ -281,7 +291,7 @@ static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what)
 		hk_report_double_free(what, p);
 		return;
 	}
-	if (HK_UNLIKELY(hard_slow())) {
+	if (HK_UNLIKELY(checked(s->cls))) {
 		free_hardened(s, b, kind, what);
 		return;
 	}
@@ -331,7 +341,7 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
 		 * as zero, only those on the page b starts to use: no page
 		 * is made resident before it is needed. Not in the checked
 		 * paths, whose free blocks are sealed or zeroed one by one. */
-		if (!hard_slow()) {
+		if (!checked(s->cls)) {
 			uintptr_t page_end = ((uintptr_t)b | (HK_PAGE_SIZE - 1)) + 1;
 			hk_slab_carve(s, !s->clean ? HK_CARVE_BYTES
 				      : page_end > (uintptr_t)s->bump ? page_end - (uintptr_t)s->bump : 0);
@@ -392,7 +402,7 @@ void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool
 	/* The options must be read before the first block is made: a block
 	 * made without its canary would later be found broken. */
 	hk_global_init();
-	if (HK_UNLIKELY(hard_slow()))
+	if (HK_UNLIKELY(checked(cls)))
 		return hk_hardened_alloc(size, align, kind, zeroed);
 	return small_alloc(cls, zeroed);
 }
@@ -415,8 +425,8 @@ void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed)
 			return p;
 		}
 	}
-	bool canary = hk_hard_canary_small();
-	if (size > HK_SMALL_MAX - HK_TRAILER || align > HK_SLOT_SIZE) {
+	/* In hardened mode the largest class has canaries too. */
+	if (size > HK_SMALL_MAX - (hk_hard_slow() ? HK_TRAILER : 0) || align > HK_SLOT_SIZE) {
 		size_t dirty;
 		void *p = hk_large_alloc(size, align, kind, &dirty);
 		if (p && dirty && (hk_hard_zero_on_free() || hk_hard_zero_alloc()))
@@ -426,11 +436,18 @@ void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed)
 		return p;
 	}
 	/* The trailer must not share the first 16 bytes with the link and
-	 * the key of a free block. */
-	size_t need = canary ? size + HK_TRAILER : size;
-	if (canary && need < sizeof(hk_block) + HK_TRAILER)
-		need = sizeof(hk_block) + HK_TRAILER;
-	unsigned cls = (unsigned)hk_size_class_aligned(need, align);
+	 * the key of a free block. With it the block may be of the next
+	 * class, which with canary = medium may be the largest, without
+	 * canaries (hk_hard_canary_class): the block then has none. */
+	unsigned cls = (unsigned)hk_size_class_aligned(size, align);
+	bool canary = hk_hard_canary_class(cls);
+	if (canary) {
+		size_t need = size + HK_TRAILER;
+		if (need < sizeof(hk_block) + HK_TRAILER)
+			need = sizeof(hk_block) + HK_TRAILER;
+		cls = (unsigned)hk_size_class_aligned(need, align);
+		canary = hk_hard_canary_class(cls);
+	}
 	bool z;
 	hk_block *b = small_alloc(cls, &z);
 	if (!b)
@@ -467,7 +484,7 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 		hk_maybe_trim();
 	hk_report_poll();
 	for (;;) {
-		hk_slab *s = h->cur[cls];
+		hk_slab *s = *hk_heap_cur(h, cls);
 		if (s != &hk_empty_slab) {
 			hk_block *b = take_block(s, zeroed);
 			if (b)
@@ -505,7 +522,7 @@ int hk_hardened_resize(void *p, size_t size)
 	hk_slab *s = hk_reg_slab(e);
 	size_t bs = s->block_size, need = size, n;
 	unsigned kind;
-	if (hk_hard_canary_small()) {
+	if (hk_hard_canary_class(s->cls)) {
 		need = size + HK_TRAILER < sizeof(hk_block) + HK_TRAILER ? sizeof(hk_block) + HK_TRAILER
 									: size + HK_TRAILER;
 		if (need > bs || need <= bs / 2)
@@ -542,7 +559,7 @@ bool hk_block_usable(const void *p, const char *what, hk_large **large, size_t *
 		    key_of(p) != hk_free_key.remote) {
 			unsigned kind;
 			*usable = s->block_size;
-			if (!hk_hard_canary_small() ||
+			if (!hk_hard_canary_class(s->cls) ||
 			    (hk_canary_read(p, s->block_size, usable, &kind) && kind != HK_KIND_FREE))
 				return true;
 		}

@@ -26,8 +26,9 @@ void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool
 /* s: p's slot descriptor from the SuperSlab map, or NULL. */
 void hk_free_slow(void *p, hk_slab *s);
 
-/* The allocation path of hardened mode, for any size, recording the kind
- * of allocation (enum hk_kind) when small canaries are on. */
+/* The allocation path of hardened mode, for any size, and of the classes
+ * with canaries (hk_hard_canary_class), recording the kind of allocation
+ * (enum hk_kind) in the blocks that carry canaries. */
 void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed);
 
 /* The free slow path for a caller (what: "operator delete") that expects
@@ -36,7 +37,8 @@ void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed);
 void hk_free_kind(void *p, uintptr_t entry, unsigned kind, const char *what);
 
 /* realloc of p, a live small or zero-size block (hk_block_usable said
- * so), to size bytes in hardened mode: 1 if p holds size bytes now (its
+ * so), to size bytes in hardened mode or while some classes carry
+ * canaries (hk_hard_canary_slabs): 1 if p holds size bytes now (its
  * canaries checked and moved), 0 if it must move, -1 if a broken canary
  * was reported. */
 int hk_hardened_resize(void *p, size_t size);

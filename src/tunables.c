@@ -13,7 +13,7 @@
 
 static const char *const misuse_words[] = { "abort", "report", NULL };
 static const char *const stats_format_words[] = { "text", "json", NULL };
-static const char *const canary_words[] = { "off", "large", "all", NULL };
+static const char *const canary_words[] = { "off", "large", "medium", "all", NULL };
 static const char *const thp_words[] = { "default", "never", "always", NULL };
 #ifdef HAKMEM_DEBUG_LOG
 static const char *const log_words[] = { "os", "superslab", "pool", "thread", "large", "ctl", NULL };
@@ -39,6 +39,10 @@ const struct hk_option hk_options[] = {
 	  .value = &hk_opt.large_cache },
 	{ .name = "large_hugepages", .type = HK_OPT_BOOL, .when = HK_OPT_ANYTIME,
 	  .def = 1, .value = &hk_opt.large_hugepages },
+	{ .name = "large_hold", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,
+	  .def = 0, .value = &hk_opt.large_hold },
+	{ .name = "large_protect", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,
+	  .def = 0, .value = &hk_opt.large_protect },
 	{ .name = "misuse", .type = HK_OPT_WORD, .when = HK_OPT_ANYTIME,
 	  .def = HK_MISUSE_ABORT, .words = misuse_words, .value = &hk_log_misuse },
 	{ .name = "hardened", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,

@@ -23,7 +23,8 @@ static inline bool hk_vg_memcheck(void)
 #define HK_VG_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
 #define HK_VG_UNDEFINED(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
 #define HK_VG_NOACCESS(p, n) VALGRIND_MAKE_MEM_NOACCESS((p), (n))
-/* Read a word memcheck may consider undefined, leaving its state as it was. */
+/* Read a word memcheck may consider undefined, or not addressable (in a
+ * freed block), leaving its state as it was. */
 static inline uintptr_t hk_vg_peek(const uintptr_t *w)
 {
 	unsigned char vbits[sizeof *w];
@@ -32,6 +33,8 @@ static inline uintptr_t hk_vg_peek(const uintptr_t *w)
 	uintptr_t v = *w;
 	if (saved == 1)
 		VALGRIND_SET_VBITS(w, vbits, sizeof *w);
+	else if (saved == 3)
+		VALGRIND_MAKE_MEM_NOACCESS(w, sizeof *w);
 	return v;
 }
 #else

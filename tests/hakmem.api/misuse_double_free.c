@@ -188,10 +188,14 @@ int main(void)
 		dc.keep = malloc(n);
 		for (int i = 0; i < 64; i++)
 			dc.others[i] = malloc(n);
+		/* d between b and c: a and b's slab keeps a live block
+		 * whatever the number of blocks a slab holds (3 of 100000
+		 * bytes, with canaries), so that the second free of b finds
+		 * its slab and is reported as a double free. */
 		dc.a = malloc(n);
 		dc.b = malloc(n);
-		dc.c = malloc(n);
 		dc.d = malloc(n);
+		dc.c = malloc(n);
 		if (!CHECK(dc.p && dc.keep && dc.a && dc.b && dc.c && dc.d,
 			   "%zu-byte blocks allocated", n))
 			continue;

@@ -45,6 +45,11 @@ static void check_table(void)
 	      "slots, capacity and inverse agree with the block size (first bad: %zu)", bad_geom);
 	CHECK(hk_classes[HK_NCLASSES - 1].block_size == HK_SMALL_MAX,
 	      "the last class is HK_SMALL_MAX (%u)", hk_classes[HK_NCLASSES - 1].block_size);
+	CHECK(hk_classes[HK_MEDIUM_CLASS0].block_size > HK_TINY_MAX &&
+		      hk_classes[HK_MEDIUM_CLASS0 - 1].block_size == HK_TINY_MAX &&
+		      hk_medium_size_class(HK_TINY_MAX + 1) == HK_MEDIUM_CLASS0,
+	      "HK_MEDIUM_CLASS0 is the first class above HK_TINY_MAX (%u)",
+	      hk_classes[HK_MEDIUM_CLASS0].block_size);
 	CHECK(hk_classes[0].block_size == HK_MIN_ALIGN, "the first class is HK_MIN_ALIGN (%u)",
 	      hk_classes[0].block_size);
 }
