@@ -6,8 +6,11 @@
 
 /* pool.c: how often the cgroup's memory use is looked at. */
 #define HK_PRESSURE_CHECK_MS 50
-/* pool.c: resident free slots always allowed under the ceiling (4 MiB). */
+/* pool.c: resident free slots always allowed under the ceiling (4 MiB),
+ * and how long a SuperSlab's freed slots are left out of the ceiling's
+ * purge (slots that threads created or woken next will take again). */
 #define HK_PURGE_MIN_SLOTS 64
+#define HK_CEILING_GRACE_MS 50
 
 /* large.c: the huge page size that large_hugepages asks for; how many
  * freed large mappings the cache holds, and its least byte budget. */
