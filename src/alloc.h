@@ -29,10 +29,11 @@ HK_INLINE void *hk_alloc_as(size_t align, size_t size, unsigned kind)
 		if (HK_LIKELY(size <= HK_TINY_MAX))
 			return hk_tcache_alloc(hk_tiny_size_class(size), size, HK_MIN_ALIGN, kind, NULL);
 		if (size <= HK_SMALL_MAX)
-			return hk_tcache_alloc(hk_medium_size_class(size), size, HK_MIN_ALIGN, kind,
-					       NULL);
+			return hk_tcache_alloc_sealed(hk_medium_size_class(size), size, HK_MIN_ALIGN,
+						      kind, NULL);
 	} else if (size <= HK_SMALL_MAX && align <= HK_SLOT_SIZE) {
-		return hk_tcache_alloc(hk_size_class_aligned(size, align), size, align, kind, NULL);
+		return hk_tcache_alloc_sealed(hk_size_class_aligned(size, align), size, align, kind,
+					      NULL);
 	}
 	return hk_alloc_large(size, align > HK_MIN_ALIGN ? align : HK_MIN_ALIGN, kind, NULL);
 }

@@ -21,7 +21,10 @@
  *                 are made inaccessible and their addresses kept out of
  *                 use for the next HK_LARGE_QUARANTINE large frees.
  *   zero_size     malloc(0) returns a distinct address in an inaccessible
- *                 region: any access through it faults.
+ *                 region: any access through it faults. On by default:
+ *                 it costs the fast paths nothing, a request of 0 bytes
+ *                 having a class of its own that they never serve
+ *                 (HK_ZERO_CLASS).
  *
  * The mechanisms for small blocks need the size of each request, so while
  * one of them is on (hk_hard_slow) every call takes the slow paths: the
@@ -110,7 +113,7 @@ HK_INLINE uint32_t hk_hard_quarantine(void)
 HK_INLINE bool hk_hard_slow(void)
 {
 	return hk_hard_canary_small() || hk_hard_zero_on_free() || hk_hard_zero_alloc() ||
-	       hk_hard_zero_size() || hk_hard_quarantine();
+	       hk_hard_quarantine();
 }
 
 /* Whether freed large blocks must not be cached readable for reuse. */

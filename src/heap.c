@@ -6,7 +6,7 @@
 #include "remote.h"
 
 hk_slab hk_empty_slab;
-hk_heap hk_empty_heap = { .cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab },
+hk_heap hk_empty_heap = { .cur = { [0 ... HK_ZERO_CLASS] = &hk_empty_slab },
 			  .checked_cur = { [0 ... HK_NCLASSES - 1] = &hk_empty_slab } };
 __thread hk_heap *hk_tls_self __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
 __thread hk_heap *hk_tls_heap __attribute__((tls_model("initial-exec"))) = &hk_empty_heap;
@@ -65,6 +65,7 @@ void hk_heap_reset(hk_heap *h)
 		h->cur[c] = h->checked_cur[c] = &hk_empty_slab;
 		h->partial[c] = h->full[c] = (hk_slab_list){ NULL, NULL };
 	}
+	h->cur[HK_ZERO_CLASS] = &hk_empty_slab;
 	h->exiting = false;
 	h->remote_since_collect = 0;
 	h->quarantine_len = 0;

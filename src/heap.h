@@ -16,7 +16,8 @@
 #include "slab.h"
 
 typedef struct hk_heap {
-	hk_slab *cur[HK_NCLASSES];	/* never NULL: hk_empty_slab when none */
+	/* never NULL: hk_empty_slab when none, always at HK_ZERO_CLASS */
+	hk_slab *cur[HK_NCLASSES + 1];
 	/* The current slabs of the classes with canaries (hk_heap_cur). */
 	hk_slab *checked_cur[HK_NCLASSES];
 	hk_slab_list partial[HK_NCLASSES];	/* has free blocks; used oldest first */

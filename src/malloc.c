@@ -55,7 +55,8 @@ HK_EXPORT void *hakmem_calloc(size_t n, size_t size)
 	void *p;
 	if (total <= HK_SMALL_MAX) {
 		bool zeroed = true;
-		p = hk_tcache_alloc(hk_size_class(total), total, HK_MIN_ALIGN, HK_KIND_MALLOC, &zeroed);
+		p = hk_tcache_alloc_sealed(hk_size_class(total), total, HK_MIN_ALIGN, HK_KIND_MALLOC,
+					   &zeroed);
 		if (p && !zeroed)
 			memset(p, 0, total);
 	} else {
@@ -87,7 +88,7 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 	}
 	/* A block of glibc's malloc (foreign.h): the copy goes to hakmem and
 	 * hakmem_free hands the old block back to glibc. */
-	if (HK_UNLIKELY(!hk_registry_lookup(p))) {
+	if (HK_UNLIKELY(!hk_registry_lookup(p) && !hk_zero_size_owns(p))) {
 		size_t old = hk_foreign_usable(p);
 		if (old)
 			return realloc_moving(p, old, size);

@@ -36,9 +36,11 @@ struct hk_options {
 	uint64_t canary;		/* enum hk_canary (hardened.h) */
 	uint64_t guard_pages;		/* around large blocks */
 	uint64_t zero_on_free;		/* zero freed blocks, check on reuse */
+	uint64_t zero_on_free_max;	/* else zero freed blocks up to this size */
 	uint64_t zero_alloc;		/* zero blocks handed out */
 	uint64_t quarantine;		/* freed small blocks held per thread */
 	uint64_t zero_size;		/* malloc(0) in an inaccessible region */
+	uint64_t trailer;		/* a trailer word after blocks above 1 KiB */
 	uint64_t stats_print;		/* statistics table at exit */
 	uint64_t crash_report;		/* report SIGSEGV/SIGBUS, then chain */
 	uint64_t fail_mmap_every;	/* testing: every Nth engine mmap fails; 0 = off */

@@ -21,7 +21,7 @@ const struct hk_class_info hk_classes[HK_NCLASSES] = {
 
 /* (size + 15) / 16 -> class, for sizes up to HK_TINY_MAX. */
 const uint8_t hk_tiny_class[HK_TINY_MAX / 16 + 1] = {
-	0, 0, 1, 2, 3, 4, 5, 6, 7,
+	HK_ZERO_CLASS, 0, 1, 2, 3, 4, 5, 6, 7,
 	[9 ... 10] = 8, [11 ... 12] = 9, [13 ... 14] = 10, [15 ... 16] = 11,
 	[17 ... 20] = 12, [21 ... 24] = 13, [25 ... 28] = 14, [29 ... 32] = 15,
 	[33 ... 40] = 16, [41 ... 48] = 17, [49 ... 56] = 18, [57 ... 64] = 19,

@@ -13,6 +13,11 @@
 #define HK_TINY_MAX 1024
 /* The first class above HK_TINY_MAX (hk_medium_size_class(HK_TINY_MAX + 1)). */
 #define HK_MEDIUM_CLASS0 20
+/* The class of a request of 0 bytes: no slab is ever current for it (a
+ * heap's cur holds hk_empty_slab there), so malloc(0) reaches the slow
+ * path without a test on the fast one, and the slow path hands out a
+ * zero-size address (option zero_size) or a block of class 0. */
+#define HK_ZERO_CLASS HK_NCLASSES
 
 struct hk_class_info {
 	uint32_t block_size;
@@ -24,7 +29,7 @@ struct hk_class_info {
 extern const uint8_t hk_tiny_class[HK_TINY_MAX / 16 + 1];
 extern const struct hk_class_info hk_classes[HK_NCLASSES];
 
-/* Class of a request of 0..HK_TINY_MAX bytes. */
+/* Class of a request of 0..HK_TINY_MAX bytes (HK_ZERO_CLASS for 0). */
 HK_INLINE size_t hk_tiny_size_class(size_t size)
 {
 	return hk_tiny_class[(size + 15) >> 4];
@@ -39,7 +44,7 @@ HK_INLINE size_t hk_medium_size_class(size_t size)
 	return 8 + 4 * (k - 7) + ((s >> (k - 2)) & 3);
 }
 
-/* Class of a request of 0..HK_SMALL_MAX bytes. */
+/* Class of a request of 0..HK_SMALL_MAX bytes (HK_ZERO_CLASS for 0). */
 HK_INLINE size_t hk_size_class(size_t size)
 {
 	return HK_LIKELY(size <= HK_TINY_MAX) ? hk_tiny_size_class(size) : hk_medium_size_class(size);

@@ -23,6 +23,13 @@ void hk_slab_init(hk_slab *s, unsigned cls, char *start, bool clean)
 	s->clean = clean;
 	s->pinned = 0;
 	s->tainted = 0;
+	bool trailer = cls >= HK_MEDIUM_CLASS0 && HK_OPT(trailer) && !hk_hard_slow() &&
+		       !hk_hard_canary_class(cls) && !hk_vg_on;
+	/* A block of 16 bytes is all link and key once free. */
+	bool scrub = ci->block_size > sizeof(hk_block) && ci->block_size <= HK_OPT(zero_on_free_max);
+	s->on_free = (uint8_t)((scrub ? HK_ON_FREE_SCRUB : 0) |
+			       (trailer ? HK_ON_FREE_TRAILER : 0));
+	atomic_store_explicit(&s->untrailed, 0, memory_order_relaxed);
 	s->xsum = s->bumpx = 0;
 	s->bump = start;
 	s->end = start + (size_t)ci->capacity * ci->block_size;
@@ -85,7 +92,7 @@ bool hk_slab_check_empty(hk_slab *s)
 		hk_misuse("free(): heap corruption: slab %p has no block in use but a block is "
 			  "missing from its free list (double free?)", (void *)s->start);
 	/* Live blocks may remain: never reuse the slab. */
-	s->used = UINT32_MAX / 2;
+	s->used = UINT16_MAX / 2;
 	s->tainted = 1;
 	return false;
 }

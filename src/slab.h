@@ -57,16 +57,31 @@ enum hk_slab_where {
 	HK_WHERE_ABANDONED,	/* on the abandoned list: no owner */
 };
 
+/* A slab's on_free: zero a freed block (option zero_on_free_max), or
+ * check its trailer (option trailer); one byte, so that the free fast
+ * path tests both at once. */
+#define HK_ON_FREE_SCRUB 1
+#define HK_ON_FREE_TRAILER 2
+
 typedef struct hk_slab {
 	/* Owner-side, read by the fast paths: one cache line. */
 	hk_block *free;
-	uint32_t used;
+	uint16_t used;		/* at most a capacity and pinned (hakmem.unit/size_class) */
+	uint8_t on_free;	/* HK_ON_FREE_*: work of a free beyond the push */
 	uint32_t block_size;	/* 0: not in use by a slab */
 	char *start;
 	uint64_t inv16;		/* hk_classes' inv << 16 (hk_slab_is_block) */
 	_Atomic uintptr_t owner;	/* heap, | HK_OWNER_FULL when on its full list */
 	char *bump;		/* next never-used block */
 	uintptr_t xsum;		/* XOR of the addresses on the free list */
+	/* With trailers: a bit per block handed out without one (its request
+	 * fills it); written by the owner only. */
+	_Atomic uint64_t untrailed;
+	/* Written by other threads: keep it off the owner's line. */
+	_Atomic uintptr_t xtf __attribute__((aligned(HK_CACHELINE)));
+	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
+	char *end;		/* end of the last block */
+	uintptr_t bumpx;	/* XOR of the addresses of every block bumped */
 	uint8_t cls;
 	uint8_t slots;		/* slots spanned */
 	uint8_t where;		/* enum hk_slab_where */
@@ -74,14 +89,19 @@ typedef struct hk_slab {
 	uint8_t pinned;		/* used holds one extra count for being current */
 	uint8_t tainted;	/* a double free was reported (report mode) and
 				 * the free list dropped: xsum is not checked */
-	/* Written by other threads: keep it off the owner's line. */
-	_Atomic uintptr_t xtf __attribute__((aligned(HK_CACHELINE)));
-	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
-	char *end;		/* end of the last block */
-	uintptr_t bumpx;	/* XOR of the addresses of every block bumped */
 } hk_slab;
 
 _Static_assert(sizeof(hk_slab) == 2 * HK_CACHELINE, "a slab descriptor is two lines");
+
+HK_INLINE bool hk_slab_scrubs(const hk_slab *s)
+{
+	return s->on_free & HK_ON_FREE_SCRUB;
+}
+
+HK_INLINE bool hk_slab_trailed(const hk_slab *s)
+{
+	return s->on_free & HK_ON_FREE_TRAILER;
+}
 
 /* The owner word carries this tag while the slab is on its owner's full
  * list, so that the free fast path (which compares the word with the
@@ -201,6 +221,100 @@ HK_INLINE void hk_slab_carve(hk_slab *s, size_t max_bytes)
 	s->bumpx ^= x;
 	s->xsum ^= x;
 	s->free = (hk_block *)first;
+}
+
+/* The largest value of the option zero_on_free_max. */
+#define HK_SCRUB_MAX 64
+
+/* Zero b, a block of bs bytes (a class size: a multiple of 16, 32 to
+ * HK_SCRUB_MAX), but its first 16 bytes, which the free list's link and
+ * key overwrite anyway: for the option zero_on_free_max, three stores of
+ * 16 bytes at most, on the free fast path without a call. */
+HK_INLINE void hk_block_scrub(hk_block *b, size_t bs)
+{
+	char *p = (char *)b;
+	__builtin_memset(p + 16, 0, 16);
+	__builtin_memset(p + bs - 16, 0, 16);
+	if (bs > 48)
+		__builtin_memset(p + 32, 0, 16);
+}
+
+/* --- Trailers (option trailer). ---------------------------------------
+ *
+ * A block of a class above HK_TINY_MAX handed out for a request that
+ * leaves its last HK_TRAILER bytes unused has there the trailer word,
+ * hk_free_key.canary ^ its address, and a usable size HK_TRAILER bytes
+ * short of the block: a write past malloc_usable_size changes the
+ * trailer, and free finds it changed. A request that needs the whole
+ * block gets it, without a trailer: its bit in untrailed says so. So the
+ * classes stay as they are (no request moves up a class for its
+ * trailer) at the price of a bit per block, which these classes have
+ * room for: at most 51 blocks a slab, in the slab's owner line. The
+ * owner sets the bit when it hands the block out whole; a free reads it
+ * only when it finds the trailer changed, to tell a block without one
+ * from an overflow (a remote free too: the program handed the block over
+ * after the allocation that set it), and the owner's free clears it. A
+ * bit left set (a block freed by another thread, or whose last bytes the
+ * program left alone) makes the block count as one without a trailer
+ * when it is handed out again, until a free by the owner clears it or
+ * the slab is emptied: the block's overflow goes unseen meanwhile, and
+ * nothing is ever reported falsely. */
+#define HK_TRAILER_BYTES ((size_t)8)
+
+_Static_assert(((size_t)1 << HK_SLOT_SHIFT) / 1280 <= 64, "a bit per block in untrailed");
+
+/* Index of block b in s: off * inv >> 48 (hk_slab_is_block), which fits
+ * in 64 bits (off < 2^19, inv <= 2^44). */
+HK_INLINE unsigned hk_slab_block_index(const hk_slab *s, const void *b)
+{
+	size_t off = (size_t)((const char *)b - s->start);
+	return (unsigned)((off * (s->inv16 >> 16)) >> 48);
+}
+
+HK_INLINE uintptr_t hk_trailer_of(const hk_block *b, size_t bs)
+{
+	return *(const uintptr_t *)((const char *)b + bs - HK_TRAILER_BYTES);
+}
+
+HK_INLINE bool hk_trailer_intact(const hk_slab *s, const hk_block *b)
+{
+	return hk_trailer_of(b, s->block_size) == (hk_free_key.canary ^ (uintptr_t)b);
+}
+
+/* Whether b, a block of s (which has trailers), was handed out without
+ * its trailer. Any thread. */
+HK_INLINE bool hk_slab_untrailed(const hk_slab *s, const hk_block *b)
+{
+	return (atomic_load_explicit(&s->untrailed, memory_order_relaxed) >>
+		hk_slab_block_index(s, b)) & 1;
+}
+
+/* Give b, just taken from s (which has trailers) for a request of size
+ * bytes, its trailer, or its bit in untrailed (owner only). */
+HK_INLINE void hk_trailer_seal(hk_slab *s, hk_block *b, size_t size)
+{
+	size_t bs = s->block_size;
+	if (HK_LIKELY(size <= bs - HK_TRAILER_BYTES)) {
+		*(uintptr_t *)((char *)b + bs - HK_TRAILER_BYTES) = hk_free_key.canary ^ (uintptr_t)b;
+		return;
+	}
+	uint64_t w = atomic_load_explicit(&s->untrailed, memory_order_relaxed);
+	atomic_store_explicit(&s->untrailed, w | (uint64_t)1 << hk_slab_block_index(s, b),
+			      memory_order_relaxed);
+}
+
+/* Clear b's bit in untrailed (owner only), b freed after all. */
+HK_INLINE void hk_slab_retrail(hk_slab *s, const hk_block *b)
+{
+	uint64_t w = atomic_load_explicit(&s->untrailed, memory_order_relaxed);
+	atomic_store_explicit(&s->untrailed, w & ~((uint64_t)1 << hk_slab_block_index(s, b)),
+			      memory_order_relaxed);
+}
+
+/* Bytes of b, a live block of s, that the program may use. */
+HK_INLINE size_t hk_slab_usable(const hk_slab *s, const hk_block *b)
+{
+	return s->block_size - (hk_slab_trailed(s) && !hk_slab_untrailed(s, b) ? HK_TRAILER_BYTES : 0);
 }
 
 /* Put b, freed, on s's free list (owner only; used is the caller's). */

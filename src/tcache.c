@@ -295,6 +295,14 @@ static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what)
 		free_hardened(s, b, kind, what);
 		return;
 	}
+	if (hk_slab_trailed(s) && !hk_trailer_intact(s, b) && !hk_slab_untrailed(s, b)) {
+		hk_misuse("%s: heap overflow: block %p of %zu bytes was written past its end (its "
+			  "trailer changed)",
+			  what, p, s->block_size - HK_TRAILER_BYTES);
+		return;
+	}
+	if (hk_slab_scrubs(s))
+		hk_block_scrub(b, s->block_size);
 	if (HK_UNLIKELY(hk_vg_on)) {
 		/* The engine keeps its link and key in the first 16 bytes of a
 		 * free block: those stay addressable for it. */
@@ -332,6 +340,15 @@ static hk_block *take_block(hk_slab *s, bool *zeroed)
 		b = hk_slab_bump(s);
 		if (!b)
 			return NULL;
+		/* The slots may hold an earlier class's blocks: what the carve
+		 * below puts on the free list must read as zero like a freed
+		 * block. */
+		if (hk_slab_scrubs(s) && !s->clean) {
+			size_t len = s->block_size + HK_CARVE_BYTES / s->block_size * s->block_size;
+			if (len > (size_t)(s->end - (char *)b))
+				len = (size_t)(s->end - (char *)b);
+			memset(b, 0, len);
+		}
 		/* A slab reused from the pool may hold an old key here. */
 		b->key = 0;
 		if (zeroed)
@@ -402,9 +419,24 @@ void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool
 	/* The options must be read before the first block is made: a block
 	 * made without its canary would later be found broken. */
 	hk_global_init();
+	if (cls == HK_ZERO_CLASS) {
+		void *p = hk_hard_zero_size() ? hk_zero_size_alloc() : NULL;
+		if (p) {
+			if (zeroed)
+				*zeroed = true;
+			return p;
+		}
+		cls = 0;
+	}
 	if (HK_UNLIKELY(checked(cls)))
 		return hk_hardened_alloc(size, align, kind, zeroed);
-	return small_alloc(cls, zeroed);
+	void *p = small_alloc(cls, zeroed);
+	if (p) {
+		hk_slab *s = hk_tls_self->cur[cls];	/* where alloc_slow took p */
+		if (hk_slab_trailed(s))
+			hk_trailer_seal(s, p, size);
+	}
+	return p;
 }
 
 void *hk_hardened_alloc(size_t size, size_t align, unsigned kind, bool *zeroed)
@@ -558,7 +590,7 @@ bool hk_block_usable(const void *p, const char *what, hk_large **large, size_t *
 		if (s->block_size && hk_slab_is_block(s, p) && key_of(p) != hk_free_key.value &&
 		    key_of(p) != hk_free_key.remote) {
 			unsigned kind;
-			*usable = s->block_size;
+			*usable = hk_slab_usable(s, p);
 			if (!hk_hard_canary_class(s->cls) ||
 			    (hk_canary_read(p, s->block_size, usable, &kind) && kind != HK_KIND_FREE))
 				return true;

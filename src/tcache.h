@@ -79,19 +79,50 @@ HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, unsigned 
 	return b;
 }
 
+/* hk_tcache_alloc for a class that may have trailers (slab.h): the
+ * medium classes' and any a caller does not know. */
+HK_INLINE void *hk_tcache_alloc_sealed(size_t cls, size_t size, size_t align, unsigned kind,
+				       bool *zeroed)
+{
+	hk_slab *s = hk_tls_heap->cur[cls];
+	hk_block *b = s->free;
+	if (HK_UNLIKELY(!b || b->key != hk_free_key.value))
+		return hk_alloc_slow((unsigned)cls, size, align, kind, zeroed);
+	s->free = b->next;
+	s->used++;
+	s->xsum ^= (uintptr_t)b;
+	b->key = 0;
+	if (hk_slab_trailed(s))
+		hk_trailer_seal(s, b, size);
+	if (zeroed)
+		*zeroed = false;
+	return b;
+}
+
 /* The free fast path: p is freed into s, a slab of the calling thread's
  * heap, when s is one (s: p's slot descriptor, hk_superslab_slot, or its
  * slab, hk_registry_lookup; NULL allowed) and p a block of it, and, for a
  * caller that states the block's size (a sized operator delete; 0: none
  * stated), the size is no larger than the block. Stores into the block
- * and loads nothing from it (slab.h, Double frees). Returns false, having
- * done nothing, when the caller must take a slow path. */
-HK_INLINE bool hk_free_local(void *p, hk_slab *s, size_t size)
+ * and loads nothing from it (slab.h, Double frees) but the trailer of a
+ * block that has one (slab.h, Trailers): slow tells whether a changed one
+ * may be a block handed out without it. Returns false, having done
+ * nothing, when the caller must take a slow path. */
+HK_INLINE bool hk_free_local_as(void *p, hk_slab *s, size_t size, bool slow)
 {
 	hk_heap *h = hk_tls_heap;
 	hk_block *b = p;
 	if (HK_LIKELY(s && atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
 		      hk_slab_is_block(s, p) && b != s->free && size <= s->block_size)) {
+		if (HK_UNLIKELY(s->on_free)) {
+			if (!hk_slab_trailed(s)) {
+				hk_block_scrub(b, s->block_size);
+			} else if (!hk_trailer_intact(s, b)) {
+				if (!slow || !hk_slab_untrailed(s, b))
+					return false;
+				hk_slab_retrail(s, b);
+			}
+		}
 		hk_slab_push(s, b);
 		h->local_frees++;
 		if (HK_UNLIKELY(--s->used == 0))
@@ -99,6 +130,14 @@ HK_INLINE bool hk_free_local(void *p, hk_slab *s, size_t size)
 		return true;
 	}
 	return false;
+}
+
+/* The fast path's: a block whose trailer is not intact goes to the slow
+ * path, which tells a block without one (slab.h) from an overflow: the
+ * fast path would need more registers than it has to spare. */
+HK_INLINE bool hk_free_local(void *p, hk_slab *s, size_t size)
+{
+	return hk_free_local_as(p, s, size, false);
 }
 
 /* The registry entry of p (hk_registry_lookup), given s, p's slot
@@ -111,11 +150,12 @@ HK_INLINE uintptr_t hk_free_entry(const void *p, hk_slab *s)
 
 /* For the free slow paths, given s as hk_free_fast found it: sets *e to
  * p's registry entry and frees p locally after all if it is a block of a
- * slot other than its slab's first, which the map could not show. */
+ * slot other than its slab's first, which the map could not show, or a
+ * block handed out without its trailer. */
 HK_INLINE bool hk_free_local_later(void *p, hk_slab *s, size_t size, uintptr_t *e)
 {
 	*e = hk_free_entry(p, s);
-	return (*e & HK_REG_SLAB) && hk_reg_slab(*e) != s && hk_free_local(p, hk_reg_slab(*e), size);
+	return (*e & HK_REG_SLAB) && hk_free_local_as(p, hk_reg_slab(*e), size, true);
 }
 
 /* Any pointer (NULL too: the slow path takes it). The slot descriptor

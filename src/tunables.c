@@ -4,6 +4,7 @@
  * it names, so that options.c, which reads and sets the values, needs none
  * of them. */
 #include "options.h"
+#include "slab.h"
 
 #include "hardened.h"
 #include "log.h"
@@ -53,12 +54,16 @@ const struct hk_option hk_options[] = {
 	  .def = 0, .value = &hk_opt.guard_pages },
 	{ .name = "zero_on_free", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,
 	  .def = 0, .value = &hk_opt.zero_on_free },
+	{ .name = "zero_on_free_max", .type = HK_OPT_U64, .when = HK_OPT_BEFORE_USE,
+	  .def = 64, .min = 0, .max = HK_SCRUB_MAX, .value = &hk_opt.zero_on_free_max },
 	{ .name = "zero_alloc", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,
 	  .def = 0, .value = &hk_opt.zero_alloc },
 	{ .name = "quarantine", .type = HK_OPT_U64, .when = HK_OPT_BEFORE_USE,
 	  .def = 0, .min = 0, .max = HK_QUARANTINE_MAX, .value = &hk_opt.quarantine },
 	{ .name = "zero_size", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,
-	  .def = 0, .value = &hk_opt.zero_size },
+	  .def = 1, .value = &hk_opt.zero_size },
+	{ .name = "trailer", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,
+	  .def = 1, .value = &hk_opt.trailer },
 	{ .name = "stats_print", .type = HK_OPT_BOOL, .when = HK_OPT_ANYTIME,
 	  .def = 0, .value = &hk_opt.stats_print, .alias = "HAKMEM_STATS" },
 	{ .name = "crash_report", .type = HK_OPT_BOOL, .when = HK_OPT_ANYTIME,

@@ -108,7 +108,7 @@ static bool fixed(const char *name)
 	static const char *const names[] = {
 		"opt.superslab_lg", "opt.hardened", "opt.canary", "opt.guard_pages",
 		"opt.zero_on_free", "opt.zero_alloc", "opt.quarantine", "opt.zero_size",
-		"opt.large_hold", "opt.large_protect",
+		"opt.large_hold", "opt.large_protect", "opt.zero_on_free_max", "opt.trailer",
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (!strcmp(name, names[i]))

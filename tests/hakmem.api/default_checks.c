@@ -64,8 +64,10 @@ static int child(const char *mode)
 			ctl("opt.large_protect", &protect, &l, NULL, 0);
 		printf("canary=%s large_hold=%d large_protect=%d\n", canary, hold, protect);
 	} else if (!strcmp(mode, "medium-overflow")) {
+		/* Past the usable size: the request's end with canary =
+		 * medium, the trailer with the default one. */
 		char *p = hk_launder(malloc(8000));
-		((volatile char *)p)[8000] ^= 1;
+		((volatile char *)p)[malloc_usable_size(p)] ^= 1;
 		free(p);
 	} else if (!strcmp(mode, "medium-underflow")) {
 		char *p = hk_launder(malloc(8000));
@@ -177,10 +179,13 @@ int main(int argc, char **argv)
 	}
 
 	/* canary = medium */
-	run(&r, exe, "medium-overflow", NULL);
-	CHECK(clean(&r), "default: a one-byte overflow of an 8000-byte block goes unnoticed "
+	run(&r, exe, "medium-overflow", "HAKMEM_TRAILER=0");
+	CHECK(clean(&r), "trailer = 0: a one-byte overflow of an 8000-byte block goes unnoticed "
 			 "(status %d)\n%s",
 	      r.status, r.err);
+	run(&r, exe, "medium-overflow", NULL);
+	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x"),
+	      "default (trailer): the same overflow is caught (status %d)\n%s", r.status, r.err);
 	run(&r, exe, "medium-overflow", "HAKMEM_CANARY=medium");
 	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x"),
 	      "canary = medium: the same overflow is caught (status %d)\n%s", r.status, r.err);
@@ -196,9 +201,14 @@ int main(int argc, char **argv)
 	run(&r, exe, "medium-underflow", "HAKMEM_CANARY=medium");
 	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap underflow"),
 	      "canary = medium: the same underflow is caught (status %d)\n%s", r.status, r.err);
-	run(&r, exe, "usable", NULL);
+	run(&r, exe, "usable", "HAKMEM_TRAILER=0");
 	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8192\n"),
-	      "default: malloc_usable_size is the class's block size (%s)", r.out);
+	      "trailer = 0: malloc_usable_size is the class's block size (%s)", r.out);
+	run(&r, exe, "usable", NULL);
+	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8184\n"),
+	      "default (trailer): malloc_usable_size above 1 KiB is the class's block size but "
+	      "the trailer (%s)",
+	      r.out);
 	run(&r, exe, "usable", "HAKMEM_CANARY=medium");
 	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8000\n"),
 	      "canary = medium: malloc_usable_size is the request above 1 KiB, the class below "

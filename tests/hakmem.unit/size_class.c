@@ -50,6 +50,11 @@ static void check_table(void)
 		      hk_medium_size_class(HK_TINY_MAX + 1) == HK_MEDIUM_CLASS0,
 	      "HK_MEDIUM_CLASS0 is the first class above HK_TINY_MAX (%u)",
 	      hk_classes[HK_MEDIUM_CLASS0].block_size);
+	uint32_t most = 0;
+	for (unsigned c = 0; c < HK_NCLASSES; c++)
+		most = hk_classes[c].capacity > most ? hk_classes[c].capacity : most;
+	CHECK(most + 1 < UINT16_MAX / 2, "a slab's used count (16 bits, and UINT16_MAX / 2 for a "
+	      "tainted slab) holds every block and the pin (largest capacity %u)", most);
 	CHECK(hk_classes[0].block_size == HK_MIN_ALIGN, "the first class is HK_MIN_ALIGN (%u)",
 	      hk_classes[0].block_size);
 }
@@ -58,7 +63,9 @@ static void check_sizes(void)
 {
 	size_t bad = SIZE_MAX, got = 0, want = 0, prev = 0, bad_order = SIZE_MAX;
 
-	for (size_t size = 0; size <= HK_SMALL_MAX; size++) {
+	CHECK(hk_size_class(0) == HK_ZERO_CLASS && hk_tiny_size_class(0) == HK_ZERO_CLASS,
+	      "a request of 0 bytes has the class HK_ZERO_CLASS (%zu)", hk_size_class(0));
+	for (size_t size = 1; size <= HK_SMALL_MAX; size++) {
 		size_t c = hk_size_class(size);
 		size_t b = brute_class(size, 1);
 		if (c != b && bad == SIZE_MAX) {
@@ -71,7 +78,7 @@ static void check_sizes(void)
 		prev = c;
 	}
 	CHECK(bad == SIZE_MAX,
-	      "hk_size_class: every size 0..HK_SMALL_MAX gets the smallest class that holds it "
+	      "hk_size_class: every size 1..HK_SMALL_MAX gets the smallest class that holds it "
 	      "(first bad size %zu: class %zu, want %zu)", bad, got, want);
 	CHECK(bad_order == SIZE_MAX, "hk_size_class never decreases as the size grows (at %zu)",
 	      bad_order);
