@@ -90,10 +90,12 @@ static bool reg_add(hk_large *l, size_t size)
  * carry HK_REG_CACHED, so that a second free of the block is caught
  * without reading its header, and with the option large_protect it is
  * inaccessible (PROT_NONE) until it is handed out again, so that a write
- * or read after free faults. With the option large_hold the mapping freed
- * last is held back from reuse until the next large free (one mapping
- * beyond the budget), so that the next allocation does not return the
- * block just freed. */
+ * or read after free faults. With the option large_hold the address of the
+ * block freed last is remembered until the next large free, and no block
+ * is handed out there: the cached mapping that would put one there serves
+ * it a page further in (see moved_offset), or another mapping does; so the
+ * next allocation does not return the block just freed, and its mapping
+ * is still reused. */
 
 struct cached {
 	char *start;
@@ -103,7 +105,7 @@ struct cached {
 static hk_lock_t cache_lock = HK_LOCK_INIT;
 static struct cached cache[HK_LARGE_CACHE_SLOTS];	/* oldest first */
 static size_t cache_len, cache_bytes;
-static struct cached held;	/* large_hold: the mapping freed last, or none */
+static const char *freed_last;	/* large_hold: the block freed last, or NULL */
 
 static size_t cache_budget(void)
 {
@@ -208,20 +210,56 @@ static bool uncache(struct cached c)
 	return true;
 }
 
-/* The smallest cached mapping of at least map_size bytes aligned to
- * map_align, cut to map_size (keeping up to an eighth more; the rest
- * stays cached, see split); or else the largest smaller one, if it can
- * grow to map_size where it is. Its pages are already faulted in, which
- * is the point. NULL if neither. */
-static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
+/* The offset in its mapping of a block that must not start where it
+ * would at offset: a page further in, or for a block aligned to a page or
+ * more map_align further (so that it keeps its alignment); back again for
+ * a block moved so already, so that moves do not add up. */
+static size_t moved_offset(size_t offset, size_t map_align)
 {
+	size_t step = offset % HK_PAGE_SIZE ? HK_PAGE_SIZE : map_align;
+	return offset >= step + HK_LARGE_HEADER ? offset - step : offset + step;
+}
+
+/* large_hold: is p where the block freed last was? */
+static bool is_freed_last(const char *p)
+{
+	hk_lock(&cache_lock);
+	bool same = p == freed_last;
+	hk_unlock(&cache_lock);
+	return same;
+}
+
+static void set_freed_last(const char *p)
+{
+	if (!HK_OPT(large_hold))
+		return;
+	hk_lock(&cache_lock);
+	freed_last = p;
+	hk_unlock(&cache_lock);
+}
+
+/* For a block of size bytes at *offset: the smallest cached mapping
+ * aligned to map_align that holds it, cut to size (keeping up to an eighth
+ * more; the rest stays cached, see split); or else the largest smaller
+ * one, if it can grow to size where it is. Its pages are already faulted
+ * in, which is the point. The mapping that would put the block where the
+ * block freed last was (large_hold) has to hold it at the moved offset,
+ * and *offset becomes that if it is the one taken. NULL if none. */
+static hk_large *cache_get(size_t size, size_t *offset, size_t map_align, size_t *used)
+{
+	size_t moved = moved_offset(*offset, map_align);
+	size_t need[2] = { map_size_for(*offset, size), map_size_for(moved, size) };
 	struct cached c = { NULL, 0 };
-	size_t fit = SIZE_MAX, under = SIZE_MAX;
+	size_t fit = SIZE_MAX, under = SIZE_MAX, map_size = 0;
+	bool move = false;
 	hk_lock(&cache_lock);
 	for (size_t i = 0; i < cache_len; i++) {
 		if ((uintptr_t)cache[i].start & (map_align - 1))
 			continue;
-		if (cache[i].size >= map_size) {
+		size_t n = need[cache[i].start + *offset == freed_last];
+		if (!n)
+			continue;
+		if (cache[i].size >= n) {
 			if (fit == SIZE_MAX || cache[i].size < cache[fit].size)
 				fit = i;
 		} else if (under == SIZE_MAX || cache[i].size > cache[under].size) {
@@ -231,6 +269,8 @@ static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 	size_t pick = fit != SIZE_MAX ? fit : under;
 	if (pick != SIZE_MAX) {
 		c = cache[pick];
+		move = c.start + *offset == freed_last;
+		map_size = need[move];
 		cache_take(pick);
 		hk_stats_add(&hk_gstats.large_cached, -(int64_t)c.size);
 	}
@@ -253,6 +293,8 @@ static hk_large *cache_get(size_t map_size, size_t map_align, size_t *used)
 	if (!uncache(c))
 		return NULL;
 	*used = was;
+	if (move)
+		*offset = moved;
 	return (hk_large *)c.start;
 }
 
@@ -315,28 +357,16 @@ static bool cache_put(struct cached c, size_t budget)
 	return kept;
 }
 
-/* Keep l, just freed, for reuse if budget allows (with large_hold, as the
- * held mapping, and the one held until now goes to the cache); returns
- * false, having done nothing, if not. */
+/* Keep l, just freed, for reuse if budget allows; returns false, having
+ * done nothing but remember where its block was (large_hold), if not. */
 static bool cache_free(hk_large *l, size_t budget)
 {
 	struct cached c = { (char *)l, l->map_size };
+	set_freed_last(c.start + l->offset);
 	if (c.size > budget)
 		return false;
 	hk_registry_set(c.start, c.size, (uintptr_t)c.start | HK_REG_CACHED);
 	protect(c.start, c.size, true);
-	if (HK_OPT(large_hold)) {
-		hk_lock(&cache_lock);
-		struct cached prev = held;
-		held = c;
-		hk_stats_add(&hk_gstats.large_cached, (int64_t)c.size);
-		if (prev.start)
-			hk_stats_add(&hk_gstats.large_cached, -(int64_t)prev.size);
-		hk_unlock(&cache_lock);
-		c = prev;
-		if (!c.start)
-			return true;
-	}
 	if (!cache_put(c, budget))
 		unmap_cached(c);
 	return true;
@@ -491,7 +521,7 @@ static size_t unmap_retired(void)
 
 size_t hk_large_trim(void)
 {
-	struct cached all[HK_LARGE_CACHE_SLOTS + 1];
+	struct cached all[HK_LARGE_CACHE_SLOTS];
 	size_t n, bytes, retired_bytes = unmap_retired();
 	hk_lock(&cache_lock);
 	n = cache_len;
@@ -499,11 +529,6 @@ size_t hk_large_trim(void)
 	cache_len = 0;
 	bytes = cache_bytes;
 	cache_bytes = 0;
-	if (held.start) {
-		all[n++] = held;
-		bytes += held.size;
-		held.start = NULL;
-	}
 	hk_stats_add(&hk_gstats.large_cached, -(int64_t)bytes);
 	hk_unlock(&cache_lock);
 	for (size_t i = 0; i < n; i++)
@@ -516,18 +541,21 @@ void *hk_large_alloc(size_t size, size_t align, unsigned kind, size_t *dirty)
 	hk_report_poll(); /* as the small-block slow path does */
 	size_t offset = align > HK_LARGE_HEADER ? align : HK_LARGE_HEADER;
 	size_t map_align = align > HK_SLOT_SIZE ? align : HK_SLOT_SIZE;
-	size_t map_size = map_size_for(offset, with_room(size));
+	size_t bytes = with_room(size);
+	size_t map_size = map_size_for(offset, bytes);
 	if (!map_size) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	size_t used = 0;	/* bytes from the header on that may hold old data */
-	hk_large *l = cache_get(map_size, map_align, &used);
+	hk_large *l = cache_get(bytes, &offset, map_align, &used);
 	bool fresh = !l;
+	if (l)
+		map_size = map_size_for(offset, bytes);
 	/* Memcheck is told the whole reused block is undefined (below), so
 	 * under it calloc clears all of it. */
 	if (HK_UNLIKELY(hk_vg_on) && used)
-		used = map_size;
+		used = l->map_size;
 	if (dirty)
 		*dirty = used > offset ? used - offset : 0;
 	if (!l) {
@@ -543,6 +571,18 @@ void *hk_large_alloc(size_t size, size_t align, unsigned kind, size_t *dirty)
 			return NULL;
 		l->map_size = map_size;
 		l->guard = guard;
+		if (HK_OPT(large_hold) && is_freed_last((char *)l + offset)) {
+			/* The block freed last was not cached (too big, or
+			 * evicted since) and mmap gave its address back: map
+			 * again while that one is taken. */
+			hk_large *again = map_fresh(map_size, map_align, &guard);
+			if (again) {
+				unmap(l);
+				l = again;
+				l->map_size = map_size;
+				l->guard = guard;
+			}
+		}
 		if (!reg_add(l, map_size)) {
 			unmap(l);
 			errno = ENOMEM;
@@ -552,7 +592,7 @@ void *hk_large_alloc(size_t size, size_t align, unsigned kind, size_t *dirty)
 	}
 	l->magic = HK_LARGE_MAGIC;
 	l->offset = offset;
-	l->want = map_size;
+	l->want = map_size_for(offset, bytes);
 	l->align = map_align;
 	seal(l, size, kind);
 	hk_stats_add(&hk_gstats.large_live, 1);
@@ -622,26 +662,28 @@ static bool grow_into_cache(hk_large *l, size_t new)
 	return true;
 }
 
-static void *realloc_large(hk_large *l, size_t size);
+static hk_large *realloc_large(hk_large *l, size_t size);
 
 void *hk_large_realloc(hk_large *l, size_t size)
 {
 	void *old = (char *)l + l->offset;
-	size_t offset = l->offset;
 	unsigned kind = l->kind;
 	if (!check(l, HK_KIND_FREE, "realloc()")) {
 		errno = EINVAL;
 		return NULL;
 	}
-	void *p = realloc_large(l, with_room(size));
-	if (p)
-		seal((hk_large *)((char *)p - offset), size, kind);
-	if (HK_UNLIKELY(hk_prof_hooks()) && p && p != old)
+	hk_large *n = realloc_large(l, with_room(size));
+	if (!n)
+		return NULL;
+	seal(n, size, kind);
+	void *p = (char *)n + n->offset;
+	if (HK_UNLIKELY(hk_prof_hooks()) && p != old)
 		return hk_prof_realloc(old, p, size);
 	return p;
 }
 
-static void *realloc_large(hk_large *l, size_t size)
+/* The header of l resized to size bytes, or NULL. */
+static hk_large *realloc_large(hk_large *l, size_t size)
 {
 	size_t old = l->map_size;
 	size_t new = map_size_for(l->offset, size);
@@ -657,7 +699,7 @@ static void *realloc_large(hk_large *l, size_t size)
 			shrink(l, new);
 			hk_stats_add(&hk_gstats.large_bytes, (int64_t)l->map_size - (int64_t)old);
 		}
-		return (char *)l + l->offset;
+		return l;
 	}
 	/* Growing: over the cached mapping right after it (no system call,
 	 * resident pages); else into a cached mapping elsewhere (a copy, onto
@@ -669,13 +711,14 @@ static void *realloc_large(hk_large *l, size_t size)
 	if (grow_into_cache(l, new)) {
 		l->want = want;
 		hk_stats_add(&hk_gstats.large_bytes, (int64_t)new - (int64_t)old);
-		return (char *)l + l->offset;
+		return l;
 	}
-	size_t used, align = l->align;
-	hk_large *dst = cache_get(new, align, &used);
+	size_t used, align = l->align, offset = l->offset;
+	hk_large *dst = cache_get(size, &offset, align, &used);
 	bool moved = false;
 	if (dst) {
 		new = dst->map_size;
+		want = map_size_for(offset, size);
 	} else if (hk_os_resize(l, old, new)) {
 		if (!reg_add(l, new)) {
 			hk_os_resize(l, new, old);
@@ -685,7 +728,7 @@ static void *realloc_large(hk_large *l, size_t size)
 		l->map_size = new;
 		l->want = want;
 		hk_stats_add(&hk_gstats.large_bytes, (int64_t)new - (int64_t)old);
-		return (char *)l + l->offset;
+		return l;
 	} else {
 		size_t room = new < ((size_t)64 << 20) ? new : ((size_t)64 << 20);
 		dst = new <= PTRDIFF_MAX / 2 ? hk_os_try_map(new + room, align) : NULL;
@@ -699,13 +742,19 @@ static void *realloc_large(hk_large *l, size_t size)
 			return NULL;
 		}
 		hk_registry_set(l, old, 0);
+		const char *block = (char *)l + offset;
 		moved = hk_os_move(l, old, dst, new);
-		if (!moved)
+		if (moved)
+			set_freed_last(block);
+		else
 			hk_registry_set(l, old, (uintptr_t)l);
 	}
 	if (!moved) {
-		/* The header comes along; the old block is freed as such. */
-		memcpy(dst, l, old);
+		/* The header comes along, and the block to its offset in dst
+		 * (moved, see cache_get); the old block is freed as such. */
+		memcpy(dst, l, sizeof *l);
+		memcpy((char *)dst + offset, (char *)l + l->offset, old - l->offset);
+		dst->offset = offset;
 		if (!cache_free(l, cache_budget()))
 			unmap(l);
 	}
@@ -713,7 +762,7 @@ static void *realloc_large(hk_large *l, size_t size)
 	dst->want = want;
 	dst->align = align;
 	hk_stats_add(&hk_gstats.large_bytes, (int64_t)new - (int64_t)old);
-	return (char *)dst + dst->offset;
+	return dst;
 }
 
 void hk_large_fork_prepare(void)

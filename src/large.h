@@ -1,9 +1,9 @@
 /* Allocations above HK_SMALL_MAX (or with alignment a slab cannot give):
  * each has its own mapping, starting on a registry chunk boundary with a
  * small header. A freed one is kept for reuse within a budget (cut to
- * size, the rest staying cached; cached neighbours joined again; by
- * default inaccessible while cached, and never the one freed last), else
- * goes back to the OS. realloc grows a block over the cached mapping
+ * size, the rest staying cached; cached neighbours joined again;
+ * optionally inaccessible while cached; by default no block handed out
+ * where the one freed last was), else goes back to the OS. realloc grows a block over the cached mapping
  * after it, or copies it into a cached one (resident pages beat a copy
  * of half as many), or resizes it in place, or moves its pages with
  * mremap to a fresh mapping. */

@@ -30,7 +30,7 @@ struct hk_options {
 	uint64_t thread_cache;		/* keep a thread's emptied current slabs */
 	uint64_t large_cache;		/* bytes of freed large blocks kept for reuse */
 	uint64_t large_hugepages;	/* ask for huge pages for large mappings */
-	uint64_t large_hold;		/* never reuse the large mapping freed last */
+	uint64_t large_hold;		/* no large block where the one freed last was */
 	uint64_t large_protect;		/* cached large mappings inaccessible */
 	uint64_t hardened;		/* every mechanism of hardened.h */
 	uint64_t canary;		/* enum hk_canary (hardened.h) */

@@ -41,7 +41,7 @@ const struct hk_option hk_options[] = {
 	{ .name = "large_hugepages", .type = HK_OPT_BOOL, .when = HK_OPT_ANYTIME,
 	  .def = 1, .value = &hk_opt.large_hugepages },
 	{ .name = "large_hold", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,
-	  .def = 0, .value = &hk_opt.large_hold },
+	  .def = 1, .value = &hk_opt.large_hold },
 	{ .name = "large_protect", .type = HK_OPT_BOOL, .when = HK_OPT_BEFORE_USE,
 	  .def = 0, .value = &hk_opt.large_protect },
 	{ .name = "misuse", .type = HK_OPT_WORD, .when = HK_OPT_ANYTIME,

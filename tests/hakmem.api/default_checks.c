@@ -1,13 +1,14 @@
-/* The opt-in checks of doc/hardening.md that are off by default for their
- * cost: canary = medium (canaries on the blocks above 1 KiB), large_hold
- * (the large mapping freed last is not handed out again at once) and
- * large_protect (cached large mappings are inaccessible). Each is checked
- * off by default (hakmem_ctl reads it so, and the misuse goes unnoticed),
- * then switched on, by the environment or by hakmem_ctl before the first
- * allocation, where it must catch the misuse; and the cache still serves
- * large blocks, whose contents survive realloc. tests/hakmem.misuse has
- * the misuse programs; this one checks the options. Each case runs in a
- * child (/proc/self/exe) with its own environment. */
+/* The checks of doc/hardening.md an operator switches: canary = medium
+ * (canaries on the blocks above 1 KiB) and large_protect (cached large
+ * mappings are inaccessible), off by default for their cost, and
+ * large_hold (no large block is handed out where the one freed last was),
+ * on. Each is checked as it is by default (hakmem_ctl reads it so, and the
+ * misuse goes unnoticed or is caught), then switched, by the environment
+ * or by hakmem_ctl before the first allocation, where the misuse must be
+ * caught or, large_hold off, go unnoticed again; and the cache still
+ * serves large blocks, whose contents survive realloc. tests/hakmem.misuse
+ * has the misuse programs; this one checks the options. Each case runs in
+ * a child (/proc/self/exe) with its own environment. */
 /* hakmem-test: no-valgrind */
 #include "../lib/check.h"
 
@@ -26,15 +27,15 @@ static void *again(void)
 	return (void *)kept;
 }
 
-/* Switch the opt-in checks on with hakmem_ctl, before the first
+/* Switch the three from their defaults with hakmem_ctl, before the first
  * allocation fixes them; "ctl-failed" on stdout if one is refused. */
-static void ctl_on(void)
+static void ctl_switch(void)
 {
 	hk_ctl_fn ctl = hk_ctl();
 	const char *medium = "medium";
-	bool on = true;
+	bool on = true, off = false;
 	if (!ctl || ctl("opt.canary", NULL, NULL, &medium, sizeof medium) != 0 ||
-	    ctl("opt.large_hold", NULL, NULL, &on, sizeof on) != 0 ||
+	    ctl("opt.large_hold", NULL, NULL, &off, sizeof off) != 0 ||
 	    ctl("opt.large_protect", NULL, NULL, &on, sizeof on) != 0) {
 		printf("ctl-failed\n");
 		fflush(stdout);
@@ -44,7 +45,7 @@ static void ctl_on(void)
 static int child(const char *mode)
 {
 	if (!strncmp(mode, "ctl-", 4)) {
-		ctl_on();
+		ctl_switch();
 		mode += 4;
 	}
 	if (!strcmp(mode, "defaults")) {
@@ -91,21 +92,24 @@ static int child(const char *mode)
 		free(r);
 		printf("in-place=%d usable=%zu moved-data=%d\n", same, usable, kept_data);
 	} else if (!strcmp(mode, "large-reuse")) {
+		/* near: from the same cached mapping (the block a page
+		 * further in, with large_hold). */
 		kept = (uintptr_t)malloc(256 * KiB);
 		free(again());
-		void *q = hk_launder(malloc(256 * KiB));
-		printf("same=%d\n", (uintptr_t)q == kept);
-		free(q);
+		uintptr_t q = (uintptr_t)hk_launder(malloc(256 * KiB));
+		uintptr_t dist = q > kept ? q - kept : kept - q;
+		printf("same=%d near=%d\n", q == kept, dist < 64 * KiB);
+		free((void *)q);
 	} else if (!strcmp(mode, "large-read-after-free")) {
 		kept = (uintptr_t)malloc(256 * KiB);
 		memset(again(), 7, 256 * KiB);
 		free(again());
 		printf("read=%d\n", ((volatile char *)again())[100 * KiB]);
 	} else if (!strcmp(mode, "large-cache")) {
-		/* a freed, then b freed: with large_hold, a leaves the hold
-		 * for the cache, and the next request of its size gets it
-		 * back, accessible; its contents survive realloc up and
-		 * down. */
+		/* a freed, then a smaller block taken from its mapping and
+		 * freed (with large_hold, a page further in than a): the next
+		 * request of a's size gets a back, accessible; its contents
+		 * survive realloc up and down. */
 		char *a = hk_launder(malloc(1024 * KiB));
 		memset(a, 1, 1024 * KiB);
 		kept = (uintptr_t)a;
@@ -164,16 +168,16 @@ int main(int argc, char **argv)
 	hk_self_exe(exe, sizeof exe);
 	struct hk_exec r;
 
-	/* The defaults: all three off. */
+	/* The defaults: large_hold on, large_protect off. */
 	if (CHECK(hk_have_ctl(), "hakmem_ctl available")) {
 		run(&r, exe, "defaults", NULL);
-		CHECK(clean(&r) && strstr(r.out, "canary=large large_hold=0 large_protect=0\n"),
-		      "default: canary = large, large_hold and large_protect off (status %d, %s)\n%s",
+		CHECK(clean(&r) && strstr(r.out, "canary=large large_hold=1 large_protect=0\n"),
+		      "default: canary = large, large_hold on, large_protect off (status %d, %s)\n%s",
 		      r.status, r.out, r.err);
 		run(&r, exe, "ctl-defaults", NULL);
-		CHECK(clean(&r) && strstr(r.out, "canary=medium large_hold=1 large_protect=1\n") &&
+		CHECK(clean(&r) && strstr(r.out, "canary=medium large_hold=0 large_protect=1\n") &&
 			      !strstr(r.out, "ctl-failed"),
-		      "hakmem_ctl before the first allocation switches the three on (status %d, "
+		      "hakmem_ctl before the first allocation switches the three (status %d, "
 		      "%s)\n%s",
 		      r.status, r.out, r.err);
 	}
@@ -222,14 +226,17 @@ int main(int argc, char **argv)
 
 	/* large_hold */
 	run(&r, exe, "large-reuse", NULL);
-	CHECK(clean(&r) && strstr(r.out, "same=1\n"),
-	      "default: malloc returns the large block just freed, from the cache (%s)", r.out);
-	run(&r, exe, "large-reuse", "HAKMEM_LARGE_HOLD=1");
-	CHECK(clean(&r) && strstr(r.out, "same=0\n"),
-	      "large_hold = 1: malloc does not return the large block just freed (%s)", r.out);
+	CHECK(clean(&r) && strstr(r.out, "same=0 near=1\n"),
+	      "default: malloc does not return the large block just freed, but takes its "
+	      "cached mapping (%s)",
+	      r.out);
+	run(&r, exe, "large-reuse", "HAKMEM_LARGE_HOLD=0");
+	CHECK(clean(&r) && strstr(r.out, "same=1 near=1\n"),
+	      "large_hold = 0: malloc returns the large block just freed, from the cache (%s)",
+	      r.out);
 	run(&r, exe, "ctl-large-reuse", NULL);
-	CHECK(clean(&r) && strstr(r.out, "same=0\n") && !strstr(r.out, "ctl-failed"),
-	      "large_hold by hakmem_ctl: the same (%s)", r.out);
+	CHECK(clean(&r) && strstr(r.out, "same=1 near=1\n") && !strstr(r.out, "ctl-failed"),
+	      "large_hold off by hakmem_ctl: the same (%s)", r.out);
 
 	/* large_protect */
 	run(&r, exe, "large-read-after-free", NULL);
@@ -243,16 +250,16 @@ int main(int argc, char **argv)
 	      "large_protect by hakmem_ctl: it faults (status %d, %s)", r.status, r.out);
 
 	/* the cache still serves, and realloc keeps the contents */
-	run2(&r, exe, "large-cache", "HAKMEM_LARGE_HOLD=1", "HAKMEM_LARGE_PROTECT=1");
+	run(&r, exe, "large-cache", "HAKMEM_LARGE_PROTECT=1");
 	CHECK(clean(&r) && strstr(r.out, "reused=1 realloc-data=1\n"),
 	      "large_hold and large_protect: a cached large mapping is handed out again, "
-	      "accessible, once another was freed after it, and realloc keeps its contents "
-	      "(status %d, %s)\n%s",
+	      "accessible, once another block was freed after it, and realloc keeps its "
+	      "contents (status %d, %s)\n%s",
 	      r.status, r.out, r.err);
-	run(&r, exe, "large-cache", "HAKMEM_LARGE_HOLD=1");
+	run(&r, exe, "large-cache", NULL);
 	CHECK(clean(&r) && strstr(r.out, "reused=1 realloc-data=1\n"),
 	      "large_hold alone: the same (status %d, %s)\n%s", r.status, r.out, r.err);
-	run(&r, exe, "large-cache", "HAKMEM_LARGE_PROTECT=1");
+	run2(&r, exe, "large-cache", "HAKMEM_LARGE_HOLD=0", "HAKMEM_LARGE_PROTECT=1");
 	CHECK(clean(&r) && strstr(r.out, "realloc-data=1\n"),
 	      "large_protect alone: cached mappings are handed out accessible, and realloc "
 	      "keeps the contents (status %d, %s)\n%s",

@@ -9,7 +9,9 @@
  * Checked with many vectors doubling side by side (as a program growing
  * buffers does), each filled with a pattern that is verified at every
  * step, and with chains that grow from one cached mapping: these must
- * fault in almost no new pages. */
+ * fault in almost no new pages. With large_hold (the default) the block
+ * just freed is not handed out again, but its mapping is: an 8 MiB block
+ * freed and allocated again, over and over, faults in as few. */
 #include "../lib/check.h"
 
 #include <sys/resource.h>
@@ -101,6 +103,43 @@ int main(void)
 	CHECK(bad == 0, "vectors: %ld reallocs, every one kept the contents", steps);
 	for (int i = 0; i < NV; i++)
 		free(v[i].p);
+
+	/* 3. large_hold: another address, the same mapping. */
+	char *p = malloc(256 * KiB);
+	uintptr_t freed = (uintptr_t)p;
+	free(hk_launder(p));
+	p = hk_launder(malloc(256 * KiB));
+	CHECK(p && (uintptr_t)p != freed, "malloc(256 KiB) does not return the block just freed "
+	      "(%#" PRIxPTR " -> %p)", freed, (void *)p);
+	free(p);
+	/* Too big for the cache (64 MiB): unmapped, and mmap gives its
+	 * address back. */
+	p = malloc(100 * MiB);
+	freed = (uintptr_t)p;
+	free(hk_launder(p));
+	p = hk_launder(malloc(100 * MiB));
+	CHECK(p && (uintptr_t)p != freed, "malloc(100 MiB) does not return the block just freed "
+	      "(%#" PRIxPTR " -> %p)", freed, (void *)p);
+	free(p);
+	p = malloc(8 * MiB);
+	ok = p != NULL;
+	if (ok)
+		memset(p, 1, 8 * MiB);
+	free(p);
+	f0 = minflt();
+	for (int i = 0; i < 20 && ok; i++) {
+		freed = (uintptr_t)p;
+		p = malloc(8 * MiB);
+		ok = p && (uintptr_t)p != freed;
+		if (p)
+			memset(p, i, 8 * MiB);
+		free(p);
+	}
+	faults = minflt() - f0;
+	CHECK(ok, "8 MiB freed and allocated 20 times: never the block just freed");
+	if (!hk_under_valgrind())
+		CHECK(faults < 20 * 512, "8 MiB freed and allocated 20 times: %ld page faults "
+		      "(fresh memory would be 20 x 2048)", faults);
 
 	trim();
 	uint64_t maps1 = hk_stat_req("stats.mappings"), mapped1 = hk_stat_req("stats.mapped");
