@@ -242,23 +242,24 @@ HK_INLINE void hk_block_scrub(hk_block *b, size_t bs)
 /* --- Trailers (option trailer). ---------------------------------------
  *
  * A block of a class above HK_TINY_MAX handed out for a request that
- * leaves its last HK_TRAILER bytes unused has there the trailer word,
- * hk_free_key.canary ^ its address, and a usable size HK_TRAILER bytes
+ * leaves its last HK_TRAILER_BYTES unused has there the trailer word,
+ * hk_free_key.canary ^ its address, and a usable size HK_TRAILER_BYTES
  * short of the block: a write past malloc_usable_size changes the
  * trailer, and free finds it changed. A request that needs the whole
- * block gets it, without a trailer: its bit in untrailed says so. So the
- * classes stay as they are (no request moves up a class for its
+ * block gets it, without a trailer, and so does one for at most half the
+ * block (an aligned request in a large class: its trailer would be on a
+ * line, or a page, the program never touches); its bit in untrailed says
+ * so. The classes stay as they are (no request moves up a class for its
  * trailer) at the price of a bit per block, which these classes have
  * room for: at most 51 blocks a slab, in the slab's owner line. The
- * owner sets the bit when it hands the block out whole; a free reads it
- * only when it finds the trailer changed, to tell a block without one
- * from an overflow (a remote free too: the program handed the block over
- * after the allocation that set it), and the owner's free clears it. A
- * bit left set (a block freed by another thread, or whose last bytes the
- * program left alone) makes the block count as one without a trailer
- * when it is handed out again, until a free by the owner clears it or
- * the slab is emptied: the block's overflow goes unseen meanwhile, and
- * nothing is ever reported falsely. */
+ * owner sets the bit when it hands the block out without a trailer; a
+ * free reads it only when it finds the trailer changed, to tell such a
+ * block from an overflow (a remote free too: the program handed the
+ * block over after the allocation that set it), and the owner's free
+ * clears it. A bit left set by another thread's free makes the block
+ * count as one without a trailer when it is handed out again, until its
+ * owner frees it or the slab is emptied: an overflow of it goes unseen
+ * meanwhile, and nothing is ever reported falsely. */
 #define HK_TRAILER_BYTES ((size_t)8)
 
 _Static_assert(((size_t)1 << HK_SLOT_SHIFT) / 1280 <= 64, "a bit per block in untrailed");
@@ -294,7 +295,7 @@ HK_INLINE bool hk_slab_untrailed(const hk_slab *s, const hk_block *b)
 HK_INLINE void hk_trailer_seal(hk_slab *s, hk_block *b, size_t size)
 {
 	size_t bs = s->block_size;
-	if (HK_LIKELY(size <= bs - HK_TRAILER_BYTES)) {
+	if (HK_LIKELY(size <= bs - HK_TRAILER_BYTES && size > bs / 2)) {
 		*(uintptr_t *)((char *)b + bs - HK_TRAILER_BYTES) = hk_free_key.canary ^ (uintptr_t)b;
 		return;
 	}
@@ -303,12 +304,16 @@ HK_INLINE void hk_trailer_seal(hk_slab *s, hk_block *b, size_t size)
 			      memory_order_relaxed);
 }
 
-/* Clear b's bit in untrailed (owner only), b freed after all. */
-HK_INLINE void hk_slab_retrail(hk_slab *s, const hk_block *b)
+/* Whether b, being freed by the owner of s, was handed out without its
+ * trailer; if so its bit is cleared. */
+HK_INLINE bool hk_slab_retrail(hk_slab *s, const hk_block *b)
 {
 	uint64_t w = atomic_load_explicit(&s->untrailed, memory_order_relaxed);
-	atomic_store_explicit(&s->untrailed, w & ~((uint64_t)1 << hk_slab_block_index(s, b)),
-			      memory_order_relaxed);
+	uint64_t bit = (uint64_t)1 << hk_slab_block_index(s, b);
+	if (HK_LIKELY(!(w & bit)))
+		return false;
+	atomic_store_explicit(&s->untrailed, w & ~bit, memory_order_relaxed);
+	return true;
 }
 
 /* Bytes of b, a live block of s, that the program may use. */

@@ -118,9 +118,8 @@ HK_INLINE bool hk_free_local_as(void *p, hk_slab *s, size_t size, bool slow)
 			if (!hk_slab_trailed(s)) {
 				hk_block_scrub(b, s->block_size);
 			} else if (!hk_trailer_intact(s, b)) {
-				if (!slow || !hk_slab_untrailed(s, b))
+				if (!slow || !hk_slab_retrail(s, b))
 					return false;
-				hk_slab_retrail(s, b);
 			}
 		}
 		hk_slab_push(s, b);
