@@ -55,6 +55,8 @@ void hk_heap_move(hk_heap *h, hk_slab *s, unsigned where)
 		owner |= HK_OWNER_FULL;
 	if (owner && hk_hard_canary_class(cls))
 		owner |= HK_OWNER_CHECKED;
+	if (owner && s->on_free)
+		owner |= HK_OWNER_WORK;
 	if (atomic_load_explicit(&s->owner, memory_order_relaxed) != owner)
 		atomic_store_explicit(&s->owner, owner, memory_order_release);
 }

@@ -92,7 +92,7 @@ bool hk_slab_check_empty(hk_slab *s)
 		hk_misuse("free(): heap corruption: slab %p has no block in use but a block is "
 			  "missing from its free list (double free?)", (void *)s->start);
 	/* Live blocks may remain: never reuse the slab. */
-	s->used = UINT16_MAX / 2;
+	s->used = UINT32_MAX / 2;
 	s->tainted = 1;
 	return false;
 }

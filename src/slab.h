@@ -66,22 +66,13 @@ enum hk_slab_where {
 typedef struct hk_slab {
 	/* Owner-side, read by the fast paths: one cache line. */
 	hk_block *free;
-	uint16_t used;		/* at most a capacity and pinned (hakmem.unit/size_class) */
-	uint8_t on_free;	/* HK_ON_FREE_*: work of a free beyond the push */
+	uint32_t used;
 	uint32_t block_size;	/* 0: not in use by a slab */
 	char *start;
 	uint64_t inv16;		/* hk_classes' inv << 16 (hk_slab_is_block) */
 	_Atomic uintptr_t owner;	/* heap, | HK_OWNER_FULL when on its full list */
 	char *bump;		/* next never-used block */
 	uintptr_t xsum;		/* XOR of the addresses on the free list */
-	/* With trailers: a bit per block handed out without one (its request
-	 * fills it); written by the owner only. */
-	_Atomic uint64_t untrailed;
-	/* Written by other threads: keep it off the owner's line. */
-	_Atomic uintptr_t xtf __attribute__((aligned(HK_CACHELINE)));
-	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
-	char *end;		/* end of the last block */
-	uintptr_t bumpx;	/* XOR of the addresses of every block bumped */
 	uint8_t cls;
 	uint8_t slots;		/* slots spanned */
 	uint8_t where;		/* enum hk_slab_where */
@@ -89,6 +80,15 @@ typedef struct hk_slab {
 	uint8_t pinned;		/* used holds one extra count for being current */
 	uint8_t tainted;	/* a double free was reported (report mode) and
 				 * the free list dropped: xsum is not checked */
+	uint8_t on_free;	/* HK_ON_FREE_*: work of a free beyond the push */
+	/* Written by other threads: keep it off the owner's line. */
+	_Atomic uintptr_t xtf __attribute__((aligned(HK_CACHELINE)));
+	struct hk_slab *next, *prev;	/* owner's list or the abandoned list */
+	char *end;		/* end of the last block */
+	uintptr_t bumpx;	/* XOR of the addresses of every block bumped */
+	/* With trailers: a bit per block handed out without one (written by
+	 * the owner only). */
+	_Atomic uint64_t untrailed;
 } hk_slab;
 
 _Static_assert(sizeof(hk_slab) == 2 * HK_CACHELINE, "a slab descriptor is two lines");
@@ -113,10 +113,15 @@ HK_INLINE bool hk_slab_trailed(const hk_slab *s)
  * take the slow path, which checks them. */
 #define HK_OWNER_CHECKED ((uintptr_t)2)
 
+/* And for a slab whose frees have work beyond the push (on_free): its
+ * frees go to hk_free_slow, which does it, so that the free fast path of
+ * the other slabs does not even test for it. */
+#define HK_OWNER_WORK ((uintptr_t)4)
+
 HK_INLINE struct hk_heap *hk_slab_owner(const hk_slab *s)
 {
 	return (struct hk_heap *)(atomic_load_explicit(&s->owner, memory_order_acquire) &
-				  ~(HK_OWNER_FULL | HK_OWNER_CHECKED));
+				  ~(HK_OWNER_FULL | HK_OWNER_CHECKED | HK_OWNER_WORK));
 }
 
 HK_INLINE void hk_slab_set_owner(hk_slab *s, struct hk_heap *h, bool full)
@@ -251,7 +256,7 @@ HK_INLINE void hk_block_scrub(hk_block *b, size_t bs)
  * line, or a page, the program never touches); its bit in untrailed says
  * so. The classes stay as they are (no request moves up a class for its
  * trailer) at the price of a bit per block, which these classes have
- * room for: at most 51 blocks a slab, in the slab's owner line. The
+ * room for: at most 51 blocks a slab, in the slab descriptor. The
  * owner sets the bit when it hands the block out without a trailer; a
  * free reads it only when it finds the trailer changed, to tell such a
  * block from an overflow (a remote free too: the program handed the

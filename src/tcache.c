@@ -108,7 +108,26 @@ void hk_heap_collect(hk_heap *h)
 
 static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what);
 
+static HK_NOINLINE void free_other(void *p, hk_slab *s);
+
+static HK_NOINLINE void free_work(void *p, hk_slab *s)
+{
+	if (!hk_free_local_work(p, s, 0))
+		free_other(p, s);
+}
+
+/* A dispatch with tail calls only, so that neither path saves registers
+ * for the other. */
 void hk_free_slow(void *p, hk_slab *s)
+{
+	if (s && atomic_load_explicit(&s->owner, memory_order_relaxed) ==
+			 ((uintptr_t)hk_tls_heap | HK_OWNER_WORK))
+		free_work(p, s);
+	else
+		free_other(p, s);
+}
+
+static void free_other(void *p, hk_slab *s)
 {
 	uintptr_t e;
 	if (hk_free_local_later(p, s, 0, &e))

@@ -23,7 +23,10 @@ struct hk_large;
  * zeroed, when not NULL, is set to whether the block is known to read as
  * zero. */
 void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool *zeroed);
-/* s: p's slot descriptor from the SuperSlab map, or NULL. */
+/* s: p's slot descriptor from the SuperSlab map, or NULL. A block of a
+ * slab tagged HK_OWNER_WORK whose owner is the calling thread is freed
+ * there with the work (hk_free_local_work) at the cost of a few
+ * instructions more than the fast path's. */
 void hk_free_slow(void *p, hk_slab *s);
 
 /* The allocation path of hardened mode, for any size, and of the classes
@@ -104,24 +107,16 @@ HK_INLINE void *hk_tcache_alloc_sealed(size_t cls, size_t size, size_t align, un
  * slab, hk_registry_lookup; NULL allowed) and p a block of it, and, for a
  * caller that states the block's size (a sized operator delete; 0: none
  * stated), the size is no larger than the block. Stores into the block
- * and loads nothing from it (slab.h, Double frees) but the trailer of a
- * block that has one (slab.h, Trailers): slow tells whether a changed one
- * may be a block handed out without it. Returns false, having done
- * nothing, when the caller must take a slow path. */
-HK_INLINE bool hk_free_local_as(void *p, hk_slab *s, size_t size, bool slow)
+ * and loads nothing from it (slab.h, Double frees). A slab whose frees
+ * have more work (on_free) has its owner word tagged HK_OWNER_WORK, so
+ * its frees take the slow path, to hk_free_local_work. Returns false,
+ * having done nothing, when the caller must take a slow path. */
+HK_INLINE bool hk_free_local(void *p, hk_slab *s, size_t size)
 {
 	hk_heap *h = hk_tls_heap;
 	hk_block *b = p;
 	if (HK_LIKELY(s && atomic_load_explicit(&s->owner, memory_order_relaxed) == (uintptr_t)h &&
 		      hk_slab_is_block(s, p) && b != s->free && size <= s->block_size)) {
-		if (HK_UNLIKELY(s->on_free)) {
-			if (!hk_slab_trailed(s)) {
-				hk_block_scrub(b, s->block_size);
-			} else if (!hk_trailer_intact(s, b)) {
-				if (!slow || !hk_slab_retrail(s, b))
-					return false;
-			}
-		}
 		hk_slab_push(s, b);
 		h->local_frees++;
 		if (HK_UNLIKELY(--s->used == 0))
@@ -131,12 +126,27 @@ HK_INLINE bool hk_free_local_as(void *p, hk_slab *s, size_t size, bool slow)
 	return false;
 }
 
-/* The fast path's: a block whose trailer is not intact goes to the slow
- * path, which tells a block without one (slab.h) from an overflow: the
- * fast path would need more registers than it has to spare. */
-HK_INLINE bool hk_free_local(void *p, hk_slab *s, size_t size)
+/* hk_free_local for a slab tagged HK_OWNER_WORK (slab.h), from the slow
+ * paths: the block zeroed (zero_on_free_max), or its trailer checked; a
+ * changed trailer is let through when the block was handed out without
+ * one (its bit cleared), else false (free_slow reports the overflow). */
+HK_INLINE bool hk_free_local_work(void *p, hk_slab *s, size_t size)
 {
-	return hk_free_local_as(p, s, size, false);
+	hk_heap *h = hk_tls_heap;
+	hk_block *b = p;
+	if (!(s && atomic_load_explicit(&s->owner, memory_order_relaxed) ==
+			   ((uintptr_t)h | HK_OWNER_WORK) &&
+	      hk_slab_is_block(s, p) && b != s->free && size <= s->block_size))
+		return false;
+	if (!hk_slab_trailed(s))
+		hk_block_scrub(b, s->block_size);
+	else if (!hk_trailer_intact(s, b) && !hk_slab_retrail(s, b))
+		return false;
+	hk_slab_push(s, b);
+	h->local_frees++;
+	if (--s->used == 0)
+		hk_slab_emptied(h, s);
+	return true;
 }
 
 /* The registry entry of p (hk_registry_lookup), given s, p's slot
@@ -149,12 +159,17 @@ HK_INLINE uintptr_t hk_free_entry(const void *p, hk_slab *s)
 
 /* For the free slow paths, given s as hk_free_fast found it: sets *e to
  * p's registry entry and frees p locally after all if it is a block of a
- * slot other than its slab's first, which the map could not show, or a
- * block handed out without its trailer. */
+ * slab tagged HK_OWNER_WORK, or of a slot other than its slab's first,
+ * which the map could not show. */
 HK_INLINE bool hk_free_local_later(void *p, hk_slab *s, size_t size, uintptr_t *e)
 {
+	if (hk_free_local_work(p, s, size)) {
+		*e = (uintptr_t)s | HK_REG_SLAB;
+		return true;
+	}
 	*e = hk_free_entry(p, s);
-	return (*e & HK_REG_SLAB) && hk_free_local_as(p, hk_reg_slab(*e), size, true);
+	hk_slab *r = (*e & HK_REG_SLAB) ? hk_reg_slab(*e) : NULL;
+	return r && r != s && (hk_free_local(p, r, size) || hk_free_local_work(p, r, size));
 }
 
 /* Any pointer (NULL too: the slow path takes it). The slot descriptor

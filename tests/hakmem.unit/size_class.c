@@ -50,11 +50,6 @@ static void check_table(void)
 		      hk_medium_size_class(HK_TINY_MAX + 1) == HK_MEDIUM_CLASS0,
 	      "HK_MEDIUM_CLASS0 is the first class above HK_TINY_MAX (%u)",
 	      hk_classes[HK_MEDIUM_CLASS0].block_size);
-	uint32_t most = 0;
-	for (unsigned c = 0; c < HK_NCLASSES; c++)
-		most = hk_classes[c].capacity > most ? hk_classes[c].capacity : most;
-	CHECK(most + 1 < UINT16_MAX / 2, "a slab's used count (16 bits, and UINT16_MAX / 2 for a "
-	      "tainted slab) holds every block and the pin (largest capacity %u)", most);
 	CHECK(hk_classes[0].block_size == HK_MIN_ALIGN, "the first class is HK_MIN_ALIGN (%u)",
 	      hk_classes[0].block_size);
 }
