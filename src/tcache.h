@@ -65,9 +65,11 @@ void hk_quarantine_flush(hk_heap *h);
 /* A block of class cls, for a request of size bytes aligned to align,
  * as kind. zeroed as for hk_alloc_slow. A block without the
  * key (freed twice, see slab.h) goes to the slow path, which reports it.
+ * sealed (a constant): the block gets its trailer if its slab has them.
  * 23 instructions with the ret: objdump -d of hakmem_malloc in a build
  * configured with ac_cv_header_valgrind_valgrind_h=no. */
-HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, unsigned kind, bool *zeroed)
+HK_INLINE void *hk_tcache_alloc_as(size_t cls, size_t size, size_t align, unsigned kind,
+				   bool *zeroed, bool sealed)
 {
 	hk_slab *s = hk_tls_heap->cur[cls];
 	hk_block *b = s->free;
@@ -77,9 +79,16 @@ HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, unsigned 
 	s->used++;
 	s->xsum ^= (uintptr_t)b;
 	b->key = 0;
+	if (sealed && hk_slab_trailed(s))
+		hk_trailer_seal(s, b, size);
 	if (zeroed)
 		*zeroed = false;
 	return b;
+}
+
+HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, unsigned kind, bool *zeroed)
+{
+	return hk_tcache_alloc_as(cls, size, align, kind, zeroed, false);
 }
 
 /* hk_tcache_alloc for a class that may have trailers (slab.h): the
@@ -87,19 +96,7 @@ HK_INLINE void *hk_tcache_alloc(size_t cls, size_t size, size_t align, unsigned 
 HK_INLINE void *hk_tcache_alloc_sealed(size_t cls, size_t size, size_t align, unsigned kind,
 				       bool *zeroed)
 {
-	hk_slab *s = hk_tls_heap->cur[cls];
-	hk_block *b = s->free;
-	if (HK_UNLIKELY(!b || b->key != hk_free_key.value))
-		return hk_alloc_slow((unsigned)cls, size, align, kind, zeroed);
-	s->free = b->next;
-	s->used++;
-	s->xsum ^= (uintptr_t)b;
-	b->key = 0;
-	if (hk_slab_trailed(s))
-		hk_trailer_seal(s, b, size);
-	if (zeroed)
-		*zeroed = false;
-	return b;
+	return hk_tcache_alloc_as(cls, size, align, kind, zeroed, true);
 }
 
 /* The free fast path: p is freed into s, a slab of the calling thread's

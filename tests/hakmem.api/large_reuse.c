@@ -26,6 +26,19 @@ static long minflt(void)
 	return ru.ru_minflt;
 }
 
+/* large_hold: malloc(n) right after a free of the same size does not
+ * return the block just freed. */
+static void not_again(size_t n, const char *what)
+{
+	char *p = malloc(n);
+	uintptr_t freed = (uintptr_t)p;
+	free(hk_launder(p));
+	p = hk_launder(malloc(n));
+	CHECK(p && (uintptr_t)p != freed, "malloc(%s) does not return the block just freed "
+	      "(%#" PRIxPTR " -> %p)", what, freed, (void *)p);
+	free(p);
+}
+
 static void trim(void)
 {
 	CHECK(hk_ctl()("trim", NULL, NULL, NULL, 0) == 0, "trim");
@@ -104,31 +117,19 @@ int main(void)
 	for (int i = 0; i < NV; i++)
 		free(v[i].p);
 
-	/* 3. large_hold: another address, the same mapping. */
-	char *p = malloc(256 * KiB);
-	uintptr_t freed = (uintptr_t)p;
-	free(hk_launder(p));
-	p = hk_launder(malloc(256 * KiB));
-	CHECK(p && (uintptr_t)p != freed, "malloc(256 KiB) does not return the block just freed "
-	      "(%#" PRIxPTR " -> %p)", freed, (void *)p);
-	free(p);
-	/* Too big for the cache (64 MiB): unmapped, and mmap gives its
-	 * address back. */
-	p = malloc(100 * MiB);
-	freed = (uintptr_t)p;
-	free(hk_launder(p));
-	p = hk_launder(malloc(100 * MiB));
-	CHECK(p && (uintptr_t)p != freed, "malloc(100 MiB) does not return the block just freed "
-	      "(%#" PRIxPTR " -> %p)", freed, (void *)p);
-	free(p);
-	p = malloc(8 * MiB);
+	/* 3. large_hold: another address, the same mapping; 100 MiB is too
+	 * big for the cache (64 MiB): unmapped, and mmap gives its address
+	 * back. */
+	not_again(256 * KiB, "256 KiB");
+	not_again(100 * MiB, "100 MiB");
+	char *p = malloc(8 * MiB);
 	ok = p != NULL;
 	if (ok)
 		memset(p, 1, 8 * MiB);
 	free(p);
 	f0 = minflt();
 	for (int i = 0; i < 20 && ok; i++) {
-		freed = (uintptr_t)p;
+		uintptr_t freed = (uintptr_t)p;
 		p = malloc(8 * MiB);
 		ok = p && (uintptr_t)p != freed;
 		if (p)
