@@ -258,10 +258,11 @@ HK_INLINE void hk_block_scrub(hk_block *b, size_t bs)
  * trailer) at the price of a bit per block, which these classes have
  * room for: at most 51 blocks a slab, in the slab descriptor. The
  * owner sets the bit when it hands the block out without a trailer; a
- * free reads it only when it finds the trailer changed, to tell such a
- * block from an overflow (a remote free too: the program handed the
- * block over after the allocation that set it), and the owner's free
- * clears it. A bit left set by another thread's free makes the block
+ * free reads it first and the trailer only when it is clear (the last
+ * line of a block handed out for half of it or less is one the program
+ * may never have touched: a cache miss saved), a remote free too (the
+ * program handed the block over after the allocation that set it), and
+ * the owner's free clears it. A bit left set by another thread's free makes the block
  * count as one without a trailer when it is handed out again, until its
  * owner frees it or the slab is emptied: an overflow of it goes unseen
  * meanwhile, and nothing is ever reported falsely. */
@@ -310,7 +311,7 @@ HK_INLINE void hk_trailer_seal(hk_slab *s, hk_block *b, size_t size)
 }
 
 /* Whether b, being freed by the owner of s, was handed out without its
- * trailer; if so its bit is cleared. */
+ * trailer; if so its bit is cleared. Reads the slab descriptor only. */
 HK_INLINE bool hk_slab_retrail(hk_slab *s, const hk_block *b)
 {
 	uint64_t w = atomic_load_explicit(&s->untrailed, memory_order_relaxed);

@@ -314,7 +314,7 @@ static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what)
 		free_hardened(s, b, kind, what);
 		return;
 	}
-	if (hk_slab_trailed(s) && !hk_trailer_intact(s, b) && !hk_slab_untrailed(s, b)) {
+	if (hk_slab_trailed(s) && !hk_slab_untrailed(s, b) && !hk_trailer_intact(s, b)) {
 		hk_misuse("%s: heap overflow: block %p of %zu bytes was written past its end (its "
 			  "trailer changed)",
 			  what, p, s->block_size - HK_TRAILER_BYTES);

@@ -124,9 +124,10 @@ HK_INLINE bool hk_free_local(void *p, hk_slab *s, size_t size)
 }
 
 /* hk_free_local for a slab tagged HK_OWNER_WORK (slab.h), from the slow
- * paths: the block zeroed (zero_on_free_max), or its trailer checked; a
- * changed trailer is let through when the block was handed out without
- * one (its bit cleared), else false (free_slow reports the overflow). */
+ * paths: the block zeroed (zero_on_free_max), or its trailer checked. A
+ * block handed out without a trailer has its bit cleared and its last
+ * line left unread (the program may never have touched it); a changed
+ * trailer gives false (free_slow reports the overflow). */
 HK_INLINE bool hk_free_local_work(void *p, hk_slab *s, size_t size)
 {
 	hk_heap *h = hk_tls_heap;
@@ -137,7 +138,7 @@ HK_INLINE bool hk_free_local_work(void *p, hk_slab *s, size_t size)
 		return false;
 	if (!hk_slab_trailed(s))
 		hk_block_scrub(b, s->block_size);
-	else if (!hk_trailer_intact(s, b) && !hk_slab_retrail(s, b))
+	else if (!hk_slab_retrail(s, b) && !hk_trailer_intact(s, b))
 		return false;
 	hk_slab_push(s, b);
 	h->local_frees++;
