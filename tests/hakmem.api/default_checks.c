@@ -145,21 +145,6 @@ static void run(struct hk_exec *r, const char *exe, const char *mode, const char
 	run2(r, exe, mode, setting, NULL);
 }
 
-static bool aborted(const struct hk_exec *r)
-{
-	return WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGABRT;
-}
-
-static bool clean(const struct hk_exec *r)
-{
-	return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0 && !strstr(r->err, "hakmem:");
-}
-
-static bool faulted(const struct hk_exec *r)
-{
-	return WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGSEGV;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -171,11 +156,11 @@ int main(int argc, char **argv)
 	/* The defaults: large_hold on, large_protect off. */
 	if (CHECK(hk_have_ctl(), "hakmem_ctl available")) {
 		run(&r, exe, "defaults", NULL);
-		CHECK(clean(&r) && strstr(r.out, "canary=large large_hold=1 large_protect=0\n"),
+		CHECK(hk_exec_clean(&r) && strstr(r.out, "canary=large large_hold=1 large_protect=0\n"),
 		      "default: canary = large, large_hold on, large_protect off (status %d, %s)\n%s",
 		      r.status, r.out, r.err);
 		run(&r, exe, "ctl-defaults", NULL);
-		CHECK(clean(&r) && strstr(r.out, "canary=medium large_hold=0 large_protect=1\n") &&
+		CHECK(hk_exec_clean(&r) && strstr(r.out, "canary=medium large_hold=0 large_protect=1\n") &&
 			      !strstr(r.out, "ctl-failed"),
 		      "hakmem_ctl before the first allocation switches the three (status %d, "
 		      "%s)\n%s",
@@ -184,83 +169,83 @@ int main(int argc, char **argv)
 
 	/* canary = medium */
 	run(&r, exe, "medium-overflow", "HAKMEM_TRAILER=0");
-	CHECK(clean(&r), "trailer = 0: a one-byte overflow of an 8000-byte block goes unnoticed "
+	CHECK(hk_exec_clean(&r), "trailer = 0: a one-byte overflow of an 8000-byte block goes unnoticed "
 			 "(status %d)\n%s",
 	      r.status, r.err);
 	run(&r, exe, "medium-overflow", NULL);
-	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x"),
+	CHECK(hk_exec_aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x"),
 	      "default (trailer): the same overflow is caught (status %d)\n%s", r.status, r.err);
 	run(&r, exe, "medium-overflow", "HAKMEM_CANARY=medium");
-	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x"),
+	CHECK(hk_exec_aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x"),
 	      "canary = medium: the same overflow is caught (status %d)\n%s", r.status, r.err);
 	run(&r, exe, "ctl-medium-overflow", NULL);
-	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x") &&
+	CHECK(hk_exec_aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow: block 0x") &&
 		      !strstr(r.out, "ctl-failed"),
 	      "canary = medium by hakmem_ctl: the same overflow is caught (status %d, %s)\n%s",
 	      r.status, r.out, r.err);
 	run(&r, exe, "medium-underflow", NULL);
-	CHECK(clean(&r), "default: a one-byte underflow of an 8000-byte block goes unnoticed "
+	CHECK(hk_exec_clean(&r), "default: a one-byte underflow of an 8000-byte block goes unnoticed "
 			 "(status %d)\n%s",
 	      r.status, r.err);
 	run(&r, exe, "medium-underflow", "HAKMEM_CANARY=medium");
-	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap underflow"),
+	CHECK(hk_exec_aborted(&r) && strstr(r.err, "hakmem: free(): heap underflow"),
 	      "canary = medium: the same underflow is caught (status %d)\n%s", r.status, r.err);
 	run(&r, exe, "usable", "HAKMEM_TRAILER=0");
-	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8192\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "small=32 medium=8192\n"),
 	      "trailer = 0: malloc_usable_size is the class's block size (%s)", r.out);
 	run(&r, exe, "usable", NULL);
-	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8184\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "small=32 medium=8184\n"),
 	      "default (trailer): malloc_usable_size above 1 KiB is the class's block size but "
 	      "the trailer (%s)",
 	      r.out);
 	run(&r, exe, "usable", "HAKMEM_CANARY=medium");
-	CHECK(clean(&r) && strstr(r.out, "small=32 medium=8000\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "small=32 medium=8000\n"),
 	      "canary = medium: malloc_usable_size is the request above 1 KiB, the class below "
 	      "(%s)",
 	      r.out);
 	run(&r, exe, "medium-realloc", "HAKMEM_CANARY=medium");
-	CHECK(clean(&r) && strstr(r.out, "in-place=1 usable=7000 moved-data=1\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "in-place=1 usable=7000 moved-data=1\n"),
 	      "canary = medium: realloc of an 8000-byte block shrinks in place, recording its "
 	      "new size, and grows with its contents (status %d, %s)\n%s",
 	      r.status, r.out, r.err);
 
 	/* large_hold */
 	run(&r, exe, "large-reuse", NULL);
-	CHECK(clean(&r) && strstr(r.out, "same=0 near=1\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "same=0 near=1\n"),
 	      "default: malloc does not return the large block just freed, but takes its "
 	      "cached mapping (%s)",
 	      r.out);
 	run(&r, exe, "large-reuse", "HAKMEM_LARGE_HOLD=0");
-	CHECK(clean(&r) && strstr(r.out, "same=1 near=1\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "same=1 near=1\n"),
 	      "large_hold = 0: malloc returns the large block just freed, from the cache (%s)",
 	      r.out);
 	run(&r, exe, "ctl-large-reuse", NULL);
-	CHECK(clean(&r) && strstr(r.out, "same=1 near=1\n") && !strstr(r.out, "ctl-failed"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "same=1 near=1\n") && !strstr(r.out, "ctl-failed"),
 	      "large_hold off by hakmem_ctl: the same (%s)", r.out);
 
 	/* large_protect */
 	run(&r, exe, "large-read-after-free", NULL);
-	CHECK(clean(&r) && strstr(r.out, "read=7\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "read=7\n"),
 	      "default: a read of a freed large block reads the old data (status %d, %s)",
 	      r.status, r.out);
 	run(&r, exe, "large-read-after-free", "HAKMEM_LARGE_PROTECT=1");
-	CHECK(faulted(&r), "large_protect = 1: it faults (status %d)", r.status);
+	CHECK(hk_exec_faulted(&r), "large_protect = 1: it faults (status %d)", r.status);
 	run(&r, exe, "ctl-large-read-after-free", NULL);
-	CHECK(faulted(&r) && !strstr(r.out, "ctl-failed"),
+	CHECK(hk_exec_faulted(&r) && !strstr(r.out, "ctl-failed"),
 	      "large_protect by hakmem_ctl: it faults (status %d, %s)", r.status, r.out);
 
 	/* the cache still serves, and realloc keeps the contents */
 	run(&r, exe, "large-cache", "HAKMEM_LARGE_PROTECT=1");
-	CHECK(clean(&r) && strstr(r.out, "reused=1 realloc-data=1\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "reused=1 realloc-data=1\n"),
 	      "large_hold and large_protect: a cached large mapping is handed out again, "
 	      "accessible, once another block was freed after it, and realloc keeps its "
 	      "contents (status %d, %s)\n%s",
 	      r.status, r.out, r.err);
 	run(&r, exe, "large-cache", NULL);
-	CHECK(clean(&r) && strstr(r.out, "reused=1 realloc-data=1\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "reused=1 realloc-data=1\n"),
 	      "large_hold alone: the same (status %d, %s)\n%s", r.status, r.out, r.err);
 	run2(&r, exe, "large-cache", "HAKMEM_LARGE_HOLD=0", "HAKMEM_LARGE_PROTECT=1");
-	CHECK(clean(&r) && strstr(r.out, "realloc-data=1\n"),
+	CHECK(hk_exec_clean(&r) && strstr(r.out, "realloc-data=1\n"),
 	      "large_protect alone: cached mappings are handed out accessible, and realloc "
 	      "keeps the contents (status %d, %s)\n%s",
 	      r.status, r.out, r.err);

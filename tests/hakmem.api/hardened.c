@@ -108,11 +108,6 @@ static void run(struct hk_exec *r, const char *exe, const char *mode, const char
 	hk_exec_capture(r, exe, mode, env, 0);
 }
 
-static bool aborted(const struct hk_exec *r)
-{
-	return WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGABRT;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -125,20 +120,20 @@ int main(int argc, char **argv)
 	CHECK(WIFEXITED(r.status) && !strstr(r.err, "hakmem:"),
 	      "default mode: a double free after the block was reused goes unnoticed (a known limit)");
 	run(&r, exe, "late-double-free", "HAKMEM_HARDENED=1");
-	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): double free of 0x"),
+	CHECK(hk_exec_aborted(&r) && strstr(r.err, "hakmem: free(): double free of 0x"),
 	      "hardened mode: the same double free is caught (status %d)\n%s", r.status, r.err);
 
 	run(&r, exe, "write-after-free", NULL);
 	CHECK(WIFEXITED(r.status) && !strstr(r.err, "hakmem:"),
 	      "default mode: a write after free goes unnoticed (a known limit)");
 	run(&r, exe, "write-after-free", "HAKMEM_HARDENED=1");
-	CHECK(aborted(&r) && strstr(r.err, "hakmem: malloc(): use after free: block 0x") &&
+	CHECK(hk_exec_aborted(&r) && strstr(r.err, "hakmem: malloc(): use after free: block 0x") &&
 		      strstr(r.err, "at offset 40"),
 	      "hardened mode: the write after free is reported with its offset (status %d)\n%s",
 	      r.status, r.err);
 
 	run(&r, exe, "overflow-after-prof", "HAKMEM_CANARY=all");
-	CHECK(aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow"),
+	CHECK(hk_exec_aborted(&r) && strstr(r.err, "hakmem: free(): heap overflow"),
 	      "canary = all: an overflow is caught after the profiler was switched on and off "
 	      "(status %d)\n%s",
 	      r.status, r.err);

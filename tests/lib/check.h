@@ -805,6 +805,23 @@ static inline void hk_exec_capture(struct hk_exec *r, const char *exe,
 	waitpid(pid, &r->status, 0);
 }
 
+/* How a program hk_exec_capture() ran ended: killed by SIGABRT; by
+ * SIGSEGV; with status 0 and no "hakmem:" line on its stderr. */
+static inline bool hk_exec_aborted(const struct hk_exec *r)
+{
+	return WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGABRT;
+}
+
+static inline bool hk_exec_faulted(const struct hk_exec *r)
+{
+	return WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGSEGV;
+}
+
+static inline bool hk_exec_clean(const struct hk_exec *r)
+{
+	return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0 && !strstr(r->err, "hakmem:");
+}
+
 /* Run fn(arg) in a forked child whose stderr goes to a pipe; check that the
  * child is killed by SIGABRT and wrote a line containing "hakmem:" and
  * substr.  Records two checks; returns true if both passed. */
