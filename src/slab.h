@@ -262,10 +262,10 @@ HK_INLINE void hk_block_scrub(hk_block *b, size_t bs)
  * line of a block handed out for half of it or less is one the program
  * may never have touched: a cache miss saved), a remote free too (the
  * program handed the block over after the allocation that set it), and
- * the owner's free clears it. A bit left set by another thread's free makes the block
- * count as one without a trailer when it is handed out again, until its
- * owner frees it or the slab is emptied: an overflow of it goes unseen
- * meanwhile, and nothing is ever reported falsely. */
+ * the owner's free clears it. A bit left set by another thread's free
+ * makes the block count as one without a trailer when it is handed out
+ * again, until its owner frees it or the slab is emptied: an overflow of
+ * it goes unseen meanwhile, and nothing is ever reported falsely. */
 #define HK_TRAILER_BYTES ((size_t)8)
 
 _Static_assert(((size_t)1 << HK_SLOT_SHIFT) / 1280 <= 64, "a bit per block in untrailed");
