@@ -80,11 +80,19 @@ static bool reg_add(hk_large *l, size_t size)
 
 /* Freed large mappings kept for reuse, so that a program churning large
  * blocks does not pay for mmap, munmap and page faults each time. Bounded
- * by HK_LARGE_CACHE_SLOTS entries and by a byte budget: the large bytes in
- * use (a program that churns N bytes of large blocks needs about N cached
- * to absorb the swings of its live set), at least HK_LARGE_CACHE_MIN, at
- * most the option large_cache (0 turns the cache off); the oldest entry
- * goes first, and trim empties it.
+ * by HK_LARGE_CACHE_SLOTS entries and by a byte budget, the option
+ * large_cache (0 turns the cache off; in a container at most an eighth of
+ * its memory limit); the oldest entry goes first, and trim empties it.
+ *
+ * Within the budget the cache decays as the pool does (pool.c): a mapping
+ * cached for purge_decay_ms is unmapped, and so is one cached for
+ * HK_CEILING_GRACE_MS while the cache holds more than the large bytes in
+ * use (and HK_LARGE_CACHE_MIN); under the cgroup's memory pressure, or
+ * with the option trim off, the same as the pool. Large frees and
+ * allocation slow paths look at the clock. (A budget of the large bytes in
+ * use, applied at once, unmapped the pieces that growing vectors would
+ * have been copied into a moment later: 26 times mimalloc's page faults
+ * on realloc-vector, at the same peak RSS.)
  *
  * A cached mapping is known by its entry here alone: its registry entries
  * carry HK_REG_CACHED, so that a second free of the block is caught
@@ -100,24 +108,23 @@ static bool reg_add(hk_large *l, size_t size)
 struct cached {
 	char *start;
 	size_t size;
+	uint64_t since;	/* hk_os_now_ms() when it was cached */
 };
 
 static hk_lock_t cache_lock = HK_LOCK_INIT;
 static struct cached cache[HK_LARGE_CACHE_SLOTS];	/* oldest first */
 static size_t cache_len, cache_bytes;
 static const char *freed_last;	/* large_hold: the block freed last, or NULL */
+static uint64_t last_decay;	/* hk_os_now_ms() of the last decay tick */
 
 static size_t cache_budget(void)
 {
 	size_t max = (size_t)HK_OPT(large_cache);
 	if (hk_hard_no_large_cache())
 		return 0;
-	/* In a container, at most an eighth of its memory limit. */
 	if (hk_cgroup_limit() && hk_cgroup_limit() / 8 < max)
 		max = (size_t)(hk_cgroup_limit() / 8);
-	size_t b = (size_t)hk_stats_get(&hk_gstats.large_bytes);
-	b = b < HK_LARGE_CACHE_MIN ? HK_LARGE_CACHE_MIN : b;
-	return b > max ? max : b;
+	return max;
 }
 
 static void cache_take(size_t i)
@@ -184,7 +191,7 @@ static bool cache_put(struct cached c, size_t budget);
  * unless the cache has no entry left for it. */
 static void split(struct cached c, size_t new)
 {
-	struct cached t = { c.start + new, c.size - new };
+	struct cached t = { c.start + new, c.size - new, c.since };
 	hk_os_split();
 	hk_registry_set(t.start, t.size, (uintptr_t)t.start | HK_REG_CACHED);
 	if (!cache_put(t, SIZE_MAX))
@@ -249,7 +256,7 @@ static hk_large *cache_get(size_t size, size_t *offset, size_t map_align, size_t
 {
 	size_t moved = moved_offset(*offset, map_align);
 	size_t need[2] = { map_size_for(*offset, size), map_size_for(moved, size) };
-	struct cached c = { NULL, 0 };
+	struct cached c = { NULL, 0, 0 };
 	size_t fit = SIZE_MAX, under = SIZE_MAX, map_size = 0;
 	bool move = false;
 	hk_lock(&cache_lock);
@@ -317,8 +324,9 @@ static void evict(size_t size, size_t budget, bool slot)
 }
 
 /* Join c (not cached yet) with the cached mappings that touch it, so that
- * pieces split off one mapping become one again; returns the whole.
- * Caller holds cache_lock. */
+ * pieces split off one mapping become one again; returns the whole, cached
+ * since the older of the two (so that a piece does not escape decay by
+ * taking blocks freed next to it). Caller holds cache_lock. */
 static struct cached coalesce(struct cached c)
 {
 	for (size_t i = 0; i < cache_len;) {
@@ -332,7 +340,8 @@ static struct cached coalesce(struct cached c)
 		cache_take(i);
 		hk_os_join();
 		hk_registry_set(tail.start, tail.size, (uintptr_t)head.start | HK_REG_CACHED);
-		c = (struct cached){ head.start, head.size + tail.size };
+		c = (struct cached){ head.start, head.size + tail.size,
+				     o.since < c.since ? o.since : c.since };
 		i = 0;
 	}
 	return c;
@@ -361,7 +370,7 @@ static bool cache_put(struct cached c, size_t budget)
  * done nothing but remember where its block was (large_hold), if not. */
 static bool cache_free(hk_large *l, size_t budget)
 {
-	struct cached c = { (char *)l, l->map_size };
+	struct cached c = { (char *)l, l->map_size, hk_os_now_ms() };
 	set_freed_last(c.start + l->offset);
 	if (c.size > budget)
 		return false;
@@ -370,6 +379,46 @@ static bool cache_free(hk_large *l, size_t budget)
 	if (!cache_put(c, budget))
 		unmap_cached(c);
 	return true;
+}
+
+/* Unmap the cached mappings that have decayed (see the cache above). */
+static void decay(uint64_t now)
+{
+	static uint64_t pressure_checked;
+	static bool pressed;
+	struct cached gone[HK_LARGE_CACHE_SLOTS];
+	size_t n = 0;
+	if (!HK_OPT(trim))
+		return;
+	hk_lock(&cache_lock);
+	__atomic_store_n(&last_decay, now, __ATOMIC_RELAXED);
+	if (now - pressure_checked >= HK_PRESSURE_CHECK_MS) {
+		pressure_checked = now;
+		pressed = cache_len && hk_cgroup_pressed();
+	}
+	size_t ceiling = (size_t)hk_stats_get(&hk_gstats.large_bytes);
+	ceiling = ceiling < HK_LARGE_CACHE_MIN ? HK_LARGE_CACHE_MIN : ceiling;
+	for (size_t i = 0; i < cache_len;) {
+		uint64_t age = now - cache[i].since;
+		if (pressed || age >= HK_OPT(purge_decay_ms) ||
+		    (cache_bytes > ceiling && age >= HK_CEILING_GRACE_MS)) {
+			gone[n++] = cache[i];
+			hk_stats_add(&hk_gstats.large_cached, -(int64_t)cache[i].size);
+			cache_take(i);
+		} else {
+			i++;
+		}
+	}
+	hk_unlock(&cache_lock);
+	for (size_t i = 0; i < n; i++)
+		unmap_cached(gone[i]);
+}
+
+void hk_large_maybe_decay(void)
+{
+	uint64_t now = hk_os_now_ms();
+	if (now - __atomic_load_n(&last_decay, __ATOMIC_RELAXED) >= (HK_OPT(purge_decay_ms) + 1) / 2)
+		decay(now);
 }
 
 /* The quarantine of freed large blocks (hardened.h): inaccessible, their
@@ -625,6 +674,7 @@ void hk_large_free(hk_large *l, unsigned kind, const char *what)
 		HK_DEBUG(HK_LOG_LARGE, "unmapped %p, %zu bytes", (void *)l, l->map_size);
 		unmap(l);
 	}
+	decay(hk_os_now_ms());
 }
 
 /* Grow l to new bytes over the cached mapping that starts where l ends,
@@ -635,7 +685,7 @@ static bool grow_into_cache(hk_large *l, size_t new)
 {
 	char *end = (char *)l + l->map_size;
 	size_t need = new - l->map_size;
-	struct cached n = { NULL, 0 };
+	struct cached n = { NULL, 0, 0 };
 	hk_lock(&cache_lock);
 	for (size_t i = 0; i < cache_len; i++) {
 		if (cache[i].start == end && cache[i].size >= need) {
@@ -755,6 +805,9 @@ static hk_large *realloc_large(hk_large *l, size_t size)
 		memcpy(dst, l, sizeof *l);
 		memcpy((char *)dst + offset, (char *)l + l->offset, old - l->offset);
 		dst->offset = offset;
+		/* As hk_large_free does: the room never asked for goes. */
+		if (l->map_size > l->want + l->want / 8)
+			shrink(l, l->want);
 		if (!cache_free(l, cache_budget()))
 			unmap(l);
 	}

@@ -531,6 +531,7 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 	}
 	hk_heap_collect(h);
 	hk_pool_maybe_purge();
+	hk_large_maybe_decay();
 	if (HK_UNLIKELY(HK_OPT(trim_interval_ms)))
 		hk_maybe_trim();
 	hk_report_poll();

@@ -1,7 +1,8 @@
 /* Freed large blocks are kept for reuse within a budget: churning large
  * blocks stops mapping new memory, a second free of a cached block is
- * still caught, calloc from the cache is zeroed, trim unmaps the cache and
- * opt.large_cache = 0 turns it off. */
+ * still caught, calloc from the cache is zeroed, trim unmaps the cache,
+ * cached blocks decay after opt.purge_decay_ms and opt.large_cache = 0
+ * turns it off. */
 /* hakmem-test: no-valgrind */
 #include "../lib/check.h"
 
@@ -86,6 +87,29 @@ int main(void)
 	hakmem_ctl("trim", NULL, NULL, NULL, 0);
 	CHECK(get("stats.large.cached") == 0 && get("stats.mapped") < before,
 	      "trim unmaps the cached blocks");
+
+	/* The cache keeps more than the large bytes in use (keep, 20 MiB),
+	 * for a while: blocks freed together are there for the next ones. */
+	void *six[6];
+	for (int i = 0; i < 6; i++)
+		six[i] = hk_launder(malloc(5 * MiB));
+	for (int i = 0; i < 6; i++)
+		free(six[i]);
+	CHECK(get("stats.large.cached") >= 30 * MiB,
+	      "six freed 5 MiB blocks are all cached (%llu KiB)",
+	      (unsigned long long)(get("stats.large.cached") >> 10));
+
+	/* ... and unmaps them once they have stayed there for the decay
+	 * time, at the next large free. */
+	uint64_t decay = 20, decay_was = 0;
+	size_t len = sizeof decay_was;
+	hakmem_ctl("opt.purge_decay_ms", &decay_was, &len, &decay, sizeof decay);
+	hk_sleep_ms(60);
+	free(hk_launder(malloc(200 * 1024)));
+	CHECK(get("stats.large.cached") < 1 * MiB,
+	      "cached blocks decay after opt.purge_decay_ms (%llu KiB left)",
+	      (unsigned long long)(get("stats.large.cached") >> 10));
+	hakmem_ctl("opt.purge_decay_ms", NULL, NULL, &decay_was, sizeof decay_was);
 
 	/* Turned off: a freed large block is unmapped at once. */
 	uint64_t off = 0;
