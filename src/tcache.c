@@ -110,9 +110,10 @@ static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what);
 
 static HK_NOINLINE void free_other(void *p, hk_slab *s);
 
+/* hk_free_slow found s tagged HK_OWNER_WORK and the calling thread's. */
 static HK_NOINLINE void free_work(void *p, hk_slab *s)
 {
-	if (!hk_free_local_work(p, s, 0))
+	if (!hk_free_owned_work(p, s, 0))
 		free_other(p, s);
 }
 

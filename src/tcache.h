@@ -123,18 +123,17 @@ HK_INLINE bool hk_free_local(void *p, hk_slab *s, size_t size)
 	return false;
 }
 
-/* hk_free_local for a slab tagged HK_OWNER_WORK (slab.h), from the slow
- * paths: the block zeroed (zero_on_free_max), or its trailer checked. A
- * block handed out without a trailer has its bit cleared and its last
- * line left unread (the program may never have touched it); a changed
- * trailer gives false (free_slow reports the overflow). */
-HK_INLINE bool hk_free_local_work(void *p, hk_slab *s, size_t size)
+/* hk_free_local for a slab tagged HK_OWNER_WORK (slab.h) whose owner is
+ * known to be the calling thread, from the slow paths: the block zeroed
+ * (zero_on_free_max), or its trailer checked. A block handed out without
+ * a trailer has its bit cleared and its last line left unread (the
+ * program may never have touched it); a changed trailer gives false
+ * (free_slow reports the overflow). */
+HK_INLINE bool hk_free_owned_work(void *p, hk_slab *s, size_t size)
 {
 	hk_heap *h = hk_tls_heap;
 	hk_block *b = p;
-	if (!(s && atomic_load_explicit(&s->owner, memory_order_relaxed) ==
-			   ((uintptr_t)h | HK_OWNER_WORK) &&
-	      hk_slab_is_block(s, p) && b != s->free && size <= s->block_size))
+	if (!(hk_slab_is_block(s, p) && b != s->free && size <= s->block_size))
 		return false;
 	if (!hk_slab_trailed(s))
 		hk_block_scrub(b, s->block_size);
@@ -145,6 +144,15 @@ HK_INLINE bool hk_free_local_work(void *p, hk_slab *s, size_t size)
 	if (--s->used == 0)
 		hk_slab_emptied(h, s);
 	return true;
+}
+
+/* hk_free_owned_work when s (NULL allowed) is tagged HK_OWNER_WORK and
+ * owned by the calling thread; false, having done nothing, if not. */
+HK_INLINE bool hk_free_local_work(void *p, hk_slab *s, size_t size)
+{
+	return s && atomic_load_explicit(&s->owner, memory_order_relaxed) ==
+			    ((uintptr_t)hk_tls_heap | HK_OWNER_WORK) &&
+	       hk_free_owned_work(p, s, size);
 }
 
 /* The registry entry of p (hk_registry_lookup), given s, p's slot
