@@ -78,7 +78,10 @@ static void *realloc_moving(void *p, size_t old, size_t size)
 	return q;
 }
 
-HK_EXPORT void *hakmem_realloc(void *p, size_t size)
+/* realloc of anything but a live block of the calling thread's that
+ * stays where it is; old: p's usable size if hk_local_usable knew it, else
+ * 0. */
+static HK_NOINLINE void *realloc_other(void *p, size_t size, size_t old)
 {
 	if (!p)
 		return hakmem_malloc(size);
@@ -86,15 +89,24 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 		hakmem_free(p);
 		return NULL;
 	}
+	if (old) {
+		/* Growing into its trailer: the block is kept without one. */
+		hk_slab *s;
+		if (size > old && size - old <= HK_TRAILER_BYTES && (s = hk_local_slab(p)) &&
+		    size <= s->block_size) {
+			hk_trailer_seal(s, p, size);
+			return p;
+		}
+		return realloc_moving(p, old, size);
+	}
 	/* A block of glibc's malloc (foreign.h): the copy goes to hakmem and
 	 * hakmem_free hands the old block back to glibc. */
 	if (HK_UNLIKELY(!hk_registry_lookup(p) && !hk_zero_size_owns(p))) {
-		size_t old = hk_foreign_usable(p);
-		if (old)
-			return realloc_moving(p, old, size);
+		size_t theirs = hk_foreign_usable(p);
+		if (theirs)
+			return realloc_moving(p, theirs, size);
 	}
 	hk_large *l;
-	size_t old;
 	if (HK_UNLIKELY(!hk_block_usable(p, "realloc()", &l, &old))) {
 		errno = EINVAL;
 		return NULL;
@@ -113,10 +125,20 @@ HK_EXPORT void *hakmem_realloc(void *p, size_t size)
 	}
 	if (l && size > HK_SMALL_MAX)
 		return hk_large_realloc(l, size);
-	/* Keep the block if it fits and would not waste more than half. */
 	if (!l && size <= old && size > old / 2)
 		return p;
 	return realloc_moving(p, old, size);
+}
+
+/* A small block of the calling thread's is kept if the new size fits
+ * and would not waste more than half of it; anything else is
+ * realloc_other's. */
+HK_EXPORT void *hakmem_realloc(void *p, size_t size)
+{
+	size_t old = hk_local_usable(p);
+	if (HK_LIKELY(size <= old && size > old / 2))
+		return p;
+	return realloc_other(p, size, old);
 }
 
 HK_EXPORT void *hakmem_reallocarray(void *p, size_t n, size_t size)

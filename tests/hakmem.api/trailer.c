@@ -4,8 +4,9 @@
  * the whole block gets all of it, without a trailer. Checked here that
  * no correct program trips it (every medium class filled to its usable
  * size, requests that fill their block, blocks that change between the
- * two, remote frees, realloc in place, calloc, aligned blocks), and that
- * a write past the usable size is caught by a local and a remote free.
+ * two, remote frees, realloc in place and into the trailer, calloc,
+ * aligned blocks), and that a write past the usable size is caught by a
+ * local and a remote free.
  * Under memcheck the trailers are off (memcheck checks bounds itself). */
 #include "../lib/check.h"
 
@@ -127,6 +128,27 @@ static void calls(void)
 	if (q)
 		memset(q, 1, malloc_usable_size(q));
 	free(q);
+
+	/* Growing into the trailer keeps the block, which then has none:
+	 * 3000 bytes in the 3072-byte class, then 3070 and 3072. */
+	p = hk_launder(malloc(3000));
+	bool kept = p != NULL;
+	size_t grown = 0;
+	for (size_t n = 3070; p && n <= 3072; n += 2) {
+		memset(p, 0x77, malloc_usable_size(p));
+		q = hk_launder(realloc(p, n));
+		kept &= q == p || hk_under_valgrind();
+		grown = q ? malloc_usable_size(q) : 0;
+		if (q)
+			p = q;
+	}
+	CHECK(kept && (grown == 3072 || !trailers),
+	      "realloc growing a 3000-byte block into its trailer keeps it, with the whole class "
+	      "usable (%zu)",
+	      grown);
+	if (p)
+		memset(p, 3, malloc_usable_size(p));
+	free(p);
 
 	char *c = hk_launder(calloc(1, 8000));
 	CHECK(c && hk_all_zero(c, 8000), "calloc(1, 8000) reads as zero");
