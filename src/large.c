@@ -414,9 +414,8 @@ static void decay(uint64_t now)
 		unmap_cached(gone[i]);
 }
 
-void hk_large_maybe_decay(void)
+void hk_large_maybe_decay(uint64_t now)
 {
-	uint64_t now = hk_os_now_ms();
 	if (now - __atomic_load_n(&last_decay, __ATOMIC_RELAXED) >= (HK_OPT(purge_decay_ms) + 1) / 2)
 		decay(now);
 }

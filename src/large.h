@@ -44,10 +44,10 @@ void *hk_large_alloc(size_t size, size_t align, unsigned kind, size_t *dirty);
  * returns their bytes. */
 size_t hk_large_trim(void);
 
-/* Unmap the cached mappings that have decayed, if a decay tick is due (at
- * most every purge_decay_ms / 2): for allocation slow paths, as
- * hk_pool_maybe_purge. */
-void hk_large_maybe_decay(void);
+/* Unmap the cached mappings that have decayed, if a decay tick is due at
+ * now (hk_os_now_ms; at most every purge_decay_ms / 2): for allocation
+ * slow paths, as hk_pool_maybe_purge. */
+void hk_large_maybe_decay(uint64_t now);
 
 void hk_large_fork_prepare(void);
 void hk_large_fork_parent(void);

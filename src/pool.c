@@ -238,9 +238,8 @@ static void destroy_all(hk_superslab *list)
 	}
 }
 
-void hk_pool_maybe_purge(void)
+void hk_pool_maybe_purge(uint64_t now)
 {
-	uint64_t now = hk_os_now_ms();
 	if (!tick_due(now))
 		return;
 	hk_lock(&pool_lock);

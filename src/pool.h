@@ -18,10 +18,10 @@ hk_slab *hk_pool_acquire(unsigned cls, bool may_map);
  * slab that fails hk_slab_check_empty (a double free) is kept out. */
 void hk_pool_release(hk_slab *s);
 
-/* Run a purge tick if one is due; cheap when none is (a clock read). For
- * allocation slow paths, so that a process that stopped freeing slabs is
- * purged all the same. */
-void hk_pool_maybe_purge(void);
+/* Run a purge tick if one is due at now (hk_os_now_ms); cheap when none
+ * is. For allocation slow paths, so that a process that stopped freeing
+ * slabs is purged all the same. */
+void hk_pool_maybe_purge(uint64_t now);
 
 /* Unmap every empty SuperSlab, the reserve too. Returns the bytes. */
 size_t hk_pool_release_empty(void);

@@ -8,6 +8,7 @@
 #include "large.h"
 #include "log.h"
 #include "options.h"
+#include "os.h"
 #include "pool.h"
 #include "prof.h"
 #include "remote.h"
@@ -531,8 +532,10 @@ static void *alloc_slow(unsigned cls, bool *zeroed)
 		}
 	}
 	hk_heap_collect(h);
-	hk_pool_maybe_purge();
-	hk_large_maybe_decay();
+	/* One clock read for both. */
+	uint64_t now = hk_os_now_ms();
+	hk_pool_maybe_purge(now);
+	hk_large_maybe_decay(now);
 	if (HK_UNLIKELY(HK_OPT(trim_interval_ms)))
 		hk_maybe_trim();
 	hk_report_poll();

@@ -57,7 +57,7 @@ int main(void)
 		}
 	}
 	/* The one tick this clock allows, before anything is free. */
-	hk_pool_maybe_purge();
+	hk_pool_maybe_purge(clock_ms);
 
 	for (int i = 0; i < NSLABS; i++) {
 		unsigned d0, p0;

@@ -39,7 +39,7 @@ static void at(uint64_t t, unsigned dirty, unsigned purged, const char *what)
 {
 	uint64_t d, p;
 	fake_now = T0 + t;
-	hk_pool_maybe_purge();
+	hk_pool_maybe_purge(fake_now);
 	hk_pool_counts(&d, &p);
 	CHECK(SLOTS(d) == dirty && SLOTS(p) == purged,
 	      "t=%" PRIu64 " ms: %s (dirty %u, purged %u; want %u, %u)", t, what, SLOTS(d),
