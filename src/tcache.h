@@ -155,23 +155,33 @@ HK_INLINE bool hk_free_local_work(void *p, hk_slab *s, size_t size)
 	       hk_free_owned_work(p, s, size);
 }
 
+/* The registry entry of p (hk_registry_lookup), given s, p's slot
+ * descriptor from the SuperSlab map or NULL: a slot that starts a slab in
+ * use needs no lookup. */
+HK_INLINE uintptr_t hk_free_entry(const void *p, hk_slab *s)
+{
+	return s && s->block_size ? (uintptr_t)s | HK_REG_SLAB : hk_registry_lookup(p);
+}
+
 /* realloc's fast path: p's slab when p is a live block of a slab of the
  * calling thread's fast-path heap whose blocks carry no canaries (owner
  * word the heap, tagged HK_OWNER_FULL or HK_OWNER_WORK at most), else
  * NULL (the caller must ask hk_block_usable). The slab from the
- * SuperSlab map, or the registry for a slot other than its slab's first
- * (blocks of 10 KiB and up, which programs grow in place most). Loads
- * p's key, which realloc's copy or the program reads anyway. */
+ * SuperSlab map, or from the registry where the map has none (a slot
+ * other than its slab's first: blocks of 10 KiB and up, which programs
+ * grow in place most; 1 MiB SuperSlabs). Loads p's key, which realloc's
+ * copy or the program reads anyway. */
 HK_INLINE hk_slab *hk_local_slab(const void *p)
 {
 	const hk_block *b = p;
 	hk_slab *s = hk_superslab_slot(p);
-	if (s && !s->block_size) {
+	if (!s || !s->block_size) {
 		uintptr_t e = hk_registry_lookup(p);
 		s = (e & HK_REG_SLAB) ? hk_reg_slab(e) : NULL;
 	}
-	if (!s || (atomic_load_explicit(&s->owner, memory_order_relaxed) &
-		   ~(HK_OWNER_FULL | HK_OWNER_WORK)) != (uintptr_t)hk_tls_heap ||
+	if (!s ||
+	    (atomic_load_explicit(&s->owner, memory_order_relaxed) &
+	     ~(HK_OWNER_FULL | HK_OWNER_WORK)) != (uintptr_t)hk_tls_heap ||
 	    !hk_slab_is_block(s, p) || b->key == hk_free_key.value || b->key == hk_free_key.remote)
 		return NULL;
 	return s;
@@ -182,14 +192,6 @@ HK_INLINE size_t hk_local_usable(const void *p)
 {
 	const hk_slab *s = hk_local_slab(p);
 	return s ? hk_slab_usable(s, p) : 0;
-}
-
-/* The registry entry of p (hk_registry_lookup), given s, p's slot
- * descriptor from the SuperSlab map or NULL: a slot that starts a slab in
- * use needs no lookup. */
-HK_INLINE uintptr_t hk_free_entry(const void *p, hk_slab *s)
-{
-	return s && s->block_size ? (uintptr_t)s | HK_REG_SLAB : hk_registry_lookup(p);
 }
 
 /* For the free slow paths, given s as hk_free_fast found it: sets *e to
