@@ -132,8 +132,8 @@ static HK_NOINLINE void *realloc_other(void *p, size_t size, size_t old)
 
 /* A small block of the calling thread's is kept if the new size fits
  * and would not waste more than half of it; anything else is
- * realloc_other's. Kept in place: 52 instructions with the ret, 63 for
- * a block with a trailer, 12 more for a slot other than its slab's first
+ * realloc_other's. Kept in place: 51 instructions with the ret, 62 for
+ * a block with a trailer, 14 more for a slot other than its slab's first
  * (objdump -d of hakmem_realloc in a build configured with
  * ac_cv_header_valgrind_valgrind_h=no). Callgrind of bench/realloc --mode
  * string --ops 1000000: 72 per call, moves included, memcpy not. */
