@@ -26,7 +26,9 @@ void *hk_alloc_slow(unsigned cls, size_t size, size_t align, unsigned kind, bool
 /* s: p's slot descriptor from the SuperSlab map, or NULL. A block of a
  * slab tagged HK_OWNER_WORK whose owner is the calling thread is freed
  * there with the work (hk_free_local_work) at the cost of a few
- * instructions more than the fast path's. */
+ * instructions more than the fast path's; a block of another live
+ * thread's slab goes to its remote list by a path of its own (tcache.c,
+ * free_remote). */
 void hk_free_slow(void *p, hk_slab *s);
 
 /* The allocation path of hardened mode, for any size, and of the classes
@@ -194,6 +196,16 @@ HK_INLINE size_t hk_local_usable(const void *p)
 	return s ? hk_slab_usable(s, p) : 0;
 }
 
+/* hk_free_local_later once s is known not to be a slab of the calling
+ * thread's tagged HK_OWNER_WORK that takes p: only the registry's
+ * slab, where it differs from s, is left to try. */
+HK_INLINE bool hk_free_local_elsewhere(void *p, hk_slab *s, size_t size, uintptr_t *e)
+{
+	*e = hk_free_entry(p, s);
+	hk_slab *r = (*e & HK_REG_SLAB) ? hk_reg_slab(*e) : NULL;
+	return r && r != s && (hk_free_local(p, r, size) || hk_free_local_work(p, r, size));
+}
+
 /* For the free slow paths, given s as hk_free_fast found it: sets *e to
  * p's registry entry and frees p locally after all if it is a block of a
  * slab tagged HK_OWNER_WORK, or of a slot other than its slab's first,
@@ -204,9 +216,7 @@ HK_INLINE bool hk_free_local_later(void *p, hk_slab *s, size_t size, uintptr_t *
 		*e = (uintptr_t)s | HK_REG_SLAB;
 		return true;
 	}
-	*e = hk_free_entry(p, s);
-	hk_slab *r = (*e & HK_REG_SLAB) ? hk_reg_slab(*e) : NULL;
-	return r && r != s && (hk_free_local(p, r, size) || hk_free_local_work(p, r, size));
+	return hk_free_local_elsewhere(p, s, size, e);
 }
 
 /* Any pointer (NULL too: the slow path takes it). The slot descriptor
