@@ -322,6 +322,13 @@ HK_INLINE bool hk_slab_retrail(hk_slab *s, const hk_block *b)
 	return true;
 }
 
+/* Whether b, a live block of s, has a trailer and the program changed it
+ * (a write past its usable size). Any thread. */
+HK_INLINE bool hk_trailer_broken(const hk_slab *s, const hk_block *b)
+{
+	return hk_slab_trailed(s) && !hk_slab_untrailed(s, b) && !hk_trailer_intact(s, b);
+}
+
 /* Bytes of b, a live block of s, that the program may use. */
 HK_INLINE size_t hk_slab_usable(const hk_slab *s, const hk_block *b)
 {

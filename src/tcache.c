@@ -49,6 +49,24 @@ static void free_delivered(hk_heap *h, hk_slab *s, hk_block *b)
 		hk_slab_emptied(h, s);
 }
 
+/* Count a remote free made by h (&hk_empty_heap: a thread that never
+ * allocated), and look at h's delayed list every HK_COLLECT_EVERY of
+ * them, errno kept (the free paths leave it as it was). */
+static void remote_counted(hk_heap *h)
+{
+	if (h == &hk_empty_heap) {
+		hk_stats_add(&hk_gstats.remote_frees, 1);
+		return;
+	}
+	hk_stats_bump(&h->remote_frees);
+	if (HK_LIKELY(++h->remote_since_collect < HK_COLLECT_EVERY))
+		return;
+	h->remote_since_collect = 0;
+	int saved = errno;
+	hk_heap_collect(h);
+	errno = saved;
+}
+
 void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b)
 {
 	for (;;) {
@@ -78,15 +96,7 @@ void hk_free_block(hk_heap *h, hk_slab *s, hk_block *b)
 		if (hk_remote_push(s, b))
 			break;
 	}
-	if (h == &hk_empty_heap) {
-		hk_stats_add(&hk_gstats.remote_frees, 1);
-	} else {
-		hk_stats_bump(&h->remote_frees);
-		if (++h->remote_since_collect >= HK_COLLECT_EVERY) {
-			h->remote_since_collect = 0;
-			hk_heap_collect(h);
-		}
-	}
+	remote_counted(h);
 }
 
 void hk_heap_collect(hk_heap *h)
@@ -308,11 +318,11 @@ HK_INLINE uintptr_t key_of(const hk_block *b)
  * without free_other's lookups and dispatch; anything out of the
  * ordinary (a misuse to report, canaries, memcheck, the profiler) goes
  * to free_other. The push leaves errno alone; what may not (hk_free_block
- * adopting s, the look at the delayed list) saves it. A remote free
- * costs 121 instructions from free's entry, against 198 through
- * free_other: callgrind of `bench/prodcons --min 8 --max 512 --threads 2
- * --ops 300000`, where every free is one, the library built with
- * ac_cv_header_valgrind_valgrind_h=no. */
+ * adopting s, remote_counted's look at the delayed list) saves it. A
+ * remote free costs 122 instructions from free's entry, against 198
+ * through free_other: callgrind of `bench/prodcons --min 8 --max 512
+ * --threads 2 --ops 300000`, where every free is one, the library built
+ * with ac_cv_header_valgrind_valgrind_h=no. */
 static void free_remote(void *p, hk_slab *s, hk_heap *h)
 {
 	hk_block *b = p;
@@ -323,25 +333,14 @@ static void free_remote(void *p, hk_slab *s, hk_heap *h)
 	}
 	uintptr_t key = b->key;
 	if (HK_UNLIKELY(key == hk_free_key.value || key == hk_free_key.remote ||
-			(hk_slab_trailed(s) && !hk_slab_untrailed(s, b) &&
-			 !hk_trailer_intact(s, b)))) {
+			hk_trailer_broken(s, b))) {
 		free_other(p, s);	/* reports it */
 		return;
 	}
 	if (hk_slab_scrubs(s))
 		hk_block_scrub(b, s->block_size);
 	if (HK_LIKELY(hk_remote_push(s, b))) {
-		if (h == &hk_empty_heap) {	/* a thread that never allocated */
-			hk_stats_add(&hk_gstats.remote_frees, 1);
-			return;
-		}
-		hk_stats_bump(&h->remote_frees);
-		if (HK_LIKELY(++h->remote_since_collect < HK_COLLECT_EVERY))
-			return;
-		h->remote_since_collect = 0;
-		int saved = errno;
-		hk_heap_collect(h);
-		errno = saved;
+		remote_counted(h);
 		return;
 	}
 	int saved = errno;
@@ -384,7 +383,7 @@ static void free_slow(void *p, uintptr_t e, unsigned kind, const char *what)
 		free_hardened(s, b, kind, what);
 		return;
 	}
-	if (hk_slab_trailed(s) && !hk_slab_untrailed(s, b) && !hk_trailer_intact(s, b)) {
+	if (hk_trailer_broken(s, b)) {
 		hk_misuse("%s: heap overflow: block %p of %zu bytes was written past its end (its "
 			  "trailer changed)",
 			  what, p, s->block_size - HK_TRAILER_BYTES);
