@@ -122,7 +122,13 @@
  *   ANCHOR tcache.c: if (h && hk_heap_adopt(h, s)) {
  *   ANCHOR tcache.c: while (!hk_remote_push(s, b))
  *   ANCHOR tcache.c: if (hk_remote_push(s, b))
- *   ANCHOR tcache.c: if (++h->remote_since_collect >= HK_COLLECT_EVERY) {
+ * free_remote (tcache.c), from hk_free_slow when the owner word it read
+ * names another heap -> free_block_top's first round with that owner
+ * (the push; on failure hk_free_block starts over, as the loop does)
+ *   ANCHOR tcache.c: if (o && o != (uintptr_t)hk_tls_self && s->block_size) {
+ *   ANCHOR tcache.c: if (HK_LIKELY(hk_remote_push(s, b))) {
+ * remote_counted (tcache.c), after both -> the collect at free_block_top's end
+ *   ANCHOR tcache.c: if (HK_LIKELY(++h->remote_since_collect < HK_COLLECT_EVERY))
  * hk_heap_collect (tcache.c) -> heap_collect
  *   ANCHOR tcache.c: hk_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
  *   ANCHOR tcache.c: if (hk_slab_owner(s) == h)
