@@ -2,7 +2,6 @@
 #include "cgroup.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -10,8 +9,20 @@
 
 #include "log.h"
 
+/* Paths of cgroups and mount points are followed up to this length (the
+ * kernel allows longer ones; services' and containers' cgroups are far
+ * shorter); a longer one counts as no cgroup. Short, so that the reads at
+ * start-up need a few KiB of stack, not tens. */
+#define CG_PATH 1024
+
 static uint64_t limit;
-static char limit_dir[PATH_MAX];	/* the cgroup whose file set the limit */
+static char limit_dir[CG_PATH];	/* the cgroup whose file set the limit */
+
+/* Whether a path of length n was written whole into a buffer of size. */
+static bool fits(size_t n, size_t size)
+{
+	return n + 1 < size;
+}
 
 /* Read up to size - 1 bytes of path into buf, NUL-terminated; length or -1. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
@@ -31,9 +42,9 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
  * a missing file or anything else. */
 static uint64_t read_bytes(const char *dir, const char *name)
 {
-	char path[PATH_MAX + 32], buf[32];
-	hk_fmt(path, sizeof path, "%s/%s", dir, name);
-	if (read_small(path, buf, sizeof buf) <= 0 || buf[0] < '0' || buf[0] > '9')
+	char path[CG_PATH + 32], buf[32];
+	if (!fits(hk_fmt(path, sizeof path, "%s/%s", dir, name), sizeof path) ||
+	    read_small(path, buf, sizeof buf) <= 0 || buf[0] < '0' || buf[0] > '9')
 		return 0;
 	uint64_t v = 0;
 	for (const char *p = buf; *p >= '0' && *p <= '9' && v < UINT64_MAX / 10; p++)
@@ -102,7 +113,7 @@ static void each_line(const char *path, bool (*fn)(char *line, void *arg), void 
 }
 
 struct found {
-	char path[PATH_MAX];
+	char path[CG_PATH];
 	bool v1;		/* look for the v1 memory controller instead */
 };
 
@@ -125,8 +136,8 @@ static bool cgroup_line(char *line, void *arg)
 	} else {
 		want = c1 == line + 1 && line[0] == '0' && c2 == c1 + 1;
 	}
-	if (want)
-		hk_fmt(f->path, sizeof f->path, "%s", c2 + 1);
+	if (want && !fits(hk_fmt(f->path, sizeof f->path, "%s", c2 + 1), sizeof f->path))
+		f->path[0] = '\0';
 	return want;
 }
 
@@ -158,7 +169,8 @@ static bool mount_line(char *line, void *arg)
 		if (p)
 			*p++ = '\0';
 	}
-	hk_fmt(f->path, sizeof f->path, "%s\t%s", field[4], field[3]);
+	if (!fits(hk_fmt(f->path, sizeof f->path, "%s\t%s", field[4], field[3]), sizeof f->path))
+		f->path[0] = '\0';
 	return true;
 }
 
@@ -180,9 +192,10 @@ static bool read_version(bool v1)
 	 * below its root. */
 	if (strcmp(root, "/") != 0 && strncmp(rel, root, rl) == 0)
 		rel += rl;
-	char dir[PATH_MAX];
+	char dir[CG_PATH];
 	size_t base = hk_fmt(dir, sizeof dir, "%s", mnt.path);
-	hk_fmt(dir + base, sizeof dir - base, "%s", rel);
+	if (!fits(base + hk_fmt(dir + base, sizeof dir - base, "%s", rel), sizeof dir))
+		return false;
 	/* Limits of the ancestors apply too: walk up to the mount point. */
 	for (;;) {
 		consider(dir);

@@ -28,15 +28,21 @@ typedef struct hk_heap {
 	bool exiting;			/* abandoning: do not park slabs */
 	uint32_t remote_since_collect;
 	uint64_t local_frees;		/* fast path; read racily by statistics */
-	/* The quarantine (hardened.h): freed blocks waiting before reuse. */
-	hk_block *quarantine[HK_QUARANTINE_MAX];
-	uint32_t quarantine_len;	/* slots in use */
+	uint32_t quarantine_len;	/* slots of quarantine in use */
 	hk_block *last_freed;		/* checked at the next allocation */
 	uint64_t rng;			/* picks the block to evict */
 	_Atomic uint64_t remote_frees;	/* counted by the owner */
 	/* Remote frees into parked slabs, pushed by other threads. */
 	_Atomic(hk_block *) delayed __attribute__((aligned(HK_CACHELINE)));
+	/* The quarantine (hardened.h): freed blocks waiting before reuse.
+	 * Last, on a line of its own: a heap is page-aligned (thread.c), so
+	 * that all the fields above, which every thread touches, lie on one
+	 * page, and the quarantine's page is touched only where it is used. */
+	hk_block *quarantine[HK_QUARANTINE_MAX] __attribute__((aligned(HK_CACHELINE)));
 } hk_heap;
+
+_Static_assert(offsetof(hk_heap, quarantine) <= HK_PAGE_SIZE,
+	       "what every thread touches of its heap fits on one page");
 
 /* A heap with no slabs: what a thread starts with, so the fast path needs
  * no initialisation check (its empty slab sends malloc to the slow path,

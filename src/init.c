@@ -32,14 +32,16 @@ static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
 
-static uintptr_t random_key(void)
+/* n random odd words, from one system call. */
+static void random_keys(uintptr_t *k, size_t n)
 {
-	uintptr_t k = 0;
-	if (getrandom(&k, sizeof k, GRND_NONBLOCK) != sizeof k) {
+	if (getrandom(k, n * sizeof *k, GRND_NONBLOCK) != (ssize_t)(n * sizeof *k)) {
 		const uintptr_t *at = (const uintptr_t *)getauxval(AT_RANDOM);
-		k = at ? at[0] ^ at[1] : (uintptr_t)&k;
+		for (size_t i = 0; i < n; i++)
+			k[i] = at ? at[0] ^ at[1] : (uintptr_t)k;
 	}
-	return k | 1;
+	for (size_t i = 0; i < n; i++)
+		k[i] |= 1;
 }
 
 void hk_global_init(void)
@@ -58,11 +60,11 @@ void hk_global_init(void)
 	hk_options_init();
 	hk_cgroup_init();
 	hk_signals_update();
-	hk_free_key.value = random_key();
-	hk_free_key.remote = random_key();
-	if (hk_free_key.remote == hk_free_key.value)
-		hk_free_key.remote ^= 2;
-	hk_free_key.canary = random_key();
+	uintptr_t keys[3];
+	random_keys(keys, 3);
+	hk_free_key.value = keys[0];
+	hk_free_key.remote = keys[1] == keys[0] ? keys[1] ^ 2 : keys[1];
+	hk_free_key.canary = keys[2];
 	hk_vg_on = HK_VG_RUNNING();
 	/* The key comes first: pthread_atfork may itself allocate. */
 	hk_thread_init();
@@ -112,7 +114,7 @@ void hk_maybe_trim(void)
 }
 
 /* Lock order: statistics snapshot, heaps, abandoned, large cache, pool,
- * registry, meta (the order in which the code nests them); the profiler's
+ * meta (the order in which the code nests them); the profiler's
  * is taken with no other held and first. */
 static void fork_prepare(void)
 {
@@ -122,14 +124,12 @@ static void fork_prepare(void)
 	hk_heap_fork_prepare();
 	hk_large_fork_prepare();
 	hk_pool_fork_prepare();
-	hk_registry_fork_prepare();
 	hk_meta_fork_prepare();
 }
 
 static void fork_parent(void)
 {
 	hk_meta_fork_parent();
-	hk_registry_fork_parent();
 	hk_pool_fork_parent();
 	hk_large_fork_parent();
 	hk_heap_fork_parent();
@@ -141,7 +141,6 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	hk_meta_fork_child();
-	hk_registry_fork_child();
 	hk_pool_fork_child();
 	hk_large_fork_child();
 	hk_heap_fork_child();

@@ -265,6 +265,11 @@ struct out {
 	char buf[4096];
 };
 
+/* The buffer of write_profile, from the engine's metadata at the first
+ * dump (a static one would share its page with hot variables). Set once,
+ * under prof_lock. */
+static struct out *out;
+
 static void out_flush(struct out *o)
 {
 	hk_write_all(o->fd, o->buf, o->len);
@@ -299,9 +304,9 @@ static void out_counts(struct out *o, uint64_t ln, uint64_t lb, uint64_t an, uin
  * prof_lock held. */
 static void write_profile(int fd)
 {
-	static struct out o;	/* under prof_lock */
-	o.fd = fd;
-	o.len = 0;
+	struct out *o = out;
+	o->fd = fd;
+	o->len = 0;
 	uint64_t t[4] = { 0, 0, 0, 0 };
 	for (size_t i = 0; i < HK_PROF_STACKS; i++) {
 		const struct prof_stack *st = &stacks[i];
@@ -311,39 +316,39 @@ static void write_profile(int fd)
 		t[3] += st->alloc_bytes;
 	}
 	char line[96];
-	out_str(&o, "heap profile: ", 14);
-	out_counts(&o, t[0], t[1], t[2], t[3]);
-	out_str(&o, line,
+	out_str(o, "heap profile: ", 14);
+	out_counts(o, t[0], t[1], t[2], t[3]);
+	out_str(o, line,
 		hk_fmt(line, sizeof line, " heap_v2/%llu\n", (unsigned long long)HK_OPT(prof_sample)));
 	for (size_t i = 0; i < HK_PROF_STACKS; i++) {
 		const struct prof_stack *st = &stacks[i];
 		if (!st->used || !st->alloc_n)
 			continue;
-		out_counts(&o, st->live_n, st->live_bytes, st->alloc_n, st->alloc_bytes);
+		out_counts(o, st->live_n, st->live_bytes, st->alloc_n, st->alloc_bytes);
 		if (!st->depth)
-			out_str(&o, " 0x0", 4);
+			out_str(o, " 0x0", 4);
 		for (uint32_t k = 0; k < st->depth; k++)
-			out_str(&o, line,
+			out_str(o, line,
 				hk_fmt(line, sizeof line, " 0x%lx",
 				       (unsigned long)(st->frames[k] - (k == 0))));
-		out_str(&o, "\n", 1);
+		out_str(o, "\n", 1);
 	}
-	out_str(&o, "\nMAPPED_LIBRARIES:\n", 19);
+	out_str(o, "\nMAPPED_LIBRARIES:\n", 19);
 	int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (maps >= 0) {
 		for (;;) {
-			if (o.len == sizeof o.buf)
-				out_flush(&o);
-			ssize_t n = read(maps, o.buf + o.len, sizeof o.buf - o.len);
+			if (o->len == sizeof o->buf)
+				out_flush(o);
+			ssize_t n = read(maps, o->buf + o->len, sizeof o->buf - o->len);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
 				break;
-			o.len += (size_t)n;
+			o->len += (size_t)n;
 		}
 		close(maps);
 	}
-	out_flush(&o);
+	out_flush(o);
 }
 
 static int dump(char kind)
@@ -354,6 +359,13 @@ static int dump(char kind)
 	hk_option_text(hk_option_find("prof_prefix"), prefix, sizeof prefix);
 	hk_fmt(path, sizeof path, "%s.%d.%llu.%c.heap", prefix, (int)getpid(),
 	       (unsigned long long)atomic_fetch_add(&dump_seq, 1), kind);
+	hk_lock(&prof_lock);
+	if (!out)
+		out = hk_meta_alloc(sizeof *out);
+	bool have = out != NULL;
+	hk_unlock(&prof_lock);
+	if (!have)
+		return ENOMEM;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		int err = errno;

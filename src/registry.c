@@ -1,30 +1,26 @@
 #include "registry.h"
 
-#include "lock.h"
 #include "meta.h"
 
 _Atomic(_Atomic uintptr_t *) hk_reg_top[1u << HK_REG_TOP_BITS];
 
-/* Serialises leaf creation; entries themselves are written by whoever owns
- * the memory they describe. */
-static hk_lock_t reg_lock = HK_LOCK_INIT;
-
 #define LEAF_SHIFT (HK_REG_SHIFT + HK_REG_LEAF_BITS)
 
+/* Leaves are installed without a lock: a thread that loses the race for
+ * a slot leaves its own leaf unused, which costs address space only (it
+ * is never touched), and races are rare (a leaf covers 1 GiB). */
 static bool make_leaf(uintptr_t top)
 {
 	_Atomic(_Atomic uintptr_t *) *slot = &hk_reg_top[top];
-	if (atomic_load_explicit(slot, memory_order_acquire))
+	_Atomic uintptr_t *leaf = atomic_load_explicit(slot, memory_order_acquire);
+	if (leaf)
 		return true;
-	hk_lock(&reg_lock);
-	_Atomic uintptr_t *leaf = atomic_load_explicit(slot, memory_order_relaxed);
-	if (!leaf) {
-		leaf = hk_meta_alloc(sizeof(uintptr_t) << HK_REG_LEAF_BITS);
-		if (leaf)
-			atomic_store_explicit(slot, leaf, memory_order_release);
-	}
-	hk_unlock(&reg_lock);
-	return leaf != NULL;
+	_Atomic uintptr_t *fresh = hk_meta_alloc(sizeof(uintptr_t) << HK_REG_LEAF_BITS);
+	if (!fresh)
+		return false;
+	return atomic_compare_exchange_strong_explicit(slot, &leaf, fresh, memory_order_release,
+						       memory_order_acquire) ||
+	       leaf;
 }
 
 bool hk_registry_prepare(const void *base, size_t size)
@@ -52,19 +48,4 @@ void hk_registry_set(const void *base, size_t size, uintptr_t value)
 		atomic_store_explicit(&leaf[s & ((1u << HK_REG_LEAF_BITS) - 1)], value,
 				      memory_order_release);
 	}
-}
-
-void hk_registry_fork_prepare(void)
-{
-	hk_lock(&reg_lock);
-}
-
-void hk_registry_fork_parent(void)
-{
-	hk_unlock(&reg_lock);
-}
-
-void hk_registry_fork_child(void)
-{
-	hk_lock_reset(&reg_lock);
 }

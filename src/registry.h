@@ -57,8 +57,4 @@ bool hk_registry_prepare(const void *base, size_t size);
  * leaves. */
 void hk_registry_set(const void *base, size_t size, uintptr_t value);
 
-void hk_registry_fork_prepare(void);
-void hk_registry_fork_parent(void);
-void hk_registry_fork_child(void);
-
 #endif

@@ -39,7 +39,7 @@ hk_heap *hk_thread_attach(void)
 	}
 	hk_unlock(&heaps_lock);
 	if (!h) {
-		h = hk_meta_alloc(sizeof *h);
+		h = hk_meta_alloc_aligned(sizeof *h, HK_PAGE_SIZE);
 		if (!h)
 			return NULL;
 		hk_lock(&heaps_lock);

@@ -16,8 +16,9 @@ allocator, in an order that rotates from one repetition to the next, and
 repetitions go round the whole suite, so that a slow spell of the machine
 hits one sample of many figures instead of every sample of one. The
 report gives medians of time (or throughput) and of peak RSS (measured
-from the outside with wait4(), the same way for every allocator), each as
-a ratio to the best *other* allocator of the same run.
+from the outside, the same way for every allocator: the command's VmHWM
+when it exits, or wait4()'s figure where that is larger), each as a ratio
+to the best *other* allocator of the same run.
 
 Output (in --out, default ./bench-results): results.md (tables, targets),
 results.csv (medians and ratios), raw.csv (every run), meta.json,

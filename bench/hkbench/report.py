@@ -299,7 +299,9 @@ class Report:
         self.table(L, "flt", lambda c: (c.flt_mop, c.ratio_flt))
         a("## Peak RSS (MiB, lower is better)")
         a("")
-        a("Peak resident set of the process (and the children it waited for), from wait4().")
+        a("Peak resident set: the larger of the command's own peak (VmHWM when it exits, "
+          "exact) and wait4()'s peak of it and the children it waited for (which Linux "
+          "counts up to a few hundred KiB short; see bench/measure.c).")
         a("")
         self.table(L, "rss", lambda c: (mib(c.rss), c.ratio_rss))
         if self.cg:
